@@ -1,0 +1,68 @@
+"""The ASGI application: the composition root that wires every concern together.
+
+`uvicorn backend.app:create_app --factory` builds it from the environment; tests and the
+CLI pass their own `Settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from backend import db
+from backend.auth import Authenticator
+from backend.migrations import available
+from backend.settings import Settings, get_settings
+from schema import schema
+from schema.executor import GraphQLExecutor
+from schema.http import GraphQLEndpoint
+
+log = logging.getLogger("rapport")
+
+
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
+    """The application; `manage_db=False` leaves the database pool to the caller (tests)."""
+    settings = settings or get_settings()
+    executor = GraphQLExecutor(schema, settings)
+    endpoint = GraphQLEndpoint(executor, Authenticator(settings))
+    expected_migrations = {m.version for m in available()}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not manage_db:
+            yield
+            return
+        await db.init_db(settings)
+        try:
+            yield
+        finally:
+            await db.close_db()
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            applied = await db.applied_migrations()
+        except Exception as exc:  # any database failure means "not ready", with the reason
+            log.warning("readiness check failed: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        missing = sorted(expected_migrations - applied)
+        if missing:
+            return JSONResponse({"status": "unavailable", "pendingMigrations": missing}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )

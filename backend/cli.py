@@ -1,0 +1,304 @@
+"""`python -m backend.cli`: operate Rapport from a shell.
+
+Like `backend/app.py`, this module is a composition root: it may reach into `tenants/`
+(provisioning) because it wires the whole application together for an operator.
+
+Every failure prints one line (`rapport: ...`) and exits with status 1 or 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import uvicorn
+import uvloop
+
+from backend import db, embedded
+from backend.app import create_app
+from backend.auth import issue_token
+from backend.bootstrap import bootstrap
+from backend.errors import AppError
+from backend.migrations import MigrationError, available, migrate
+from backend.seed import SeedSize, seed_tenant
+from backend.settings import ConfigError, Settings, load_settings
+from tenants.provisioning import provision_tenant
+
+log = logging.getLogger("rapport.cli")
+
+DEMO_TENANT_ID = uuid.UUID("00000000-0000-4000-8000-00000000d3e0")
+DEMO_ADMIN = {"subject": "demo-admin", "email": "admin@demo.example.com", "name": "Demo Admin"}
+
+
+class CliError(Exception):
+    """A failure to report as one line."""
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+async def cmd_bootstrap(settings: Settings, args: argparse.Namespace) -> None:
+    database = _database_name(settings.database_url) if settings.database_url else embedded.DATABASE
+    created = await bootstrap(args.superuser_url, database)
+    print(f"roles ready; database {database} {'created' if created else 'exists already'}")
+
+
+async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    url = settings.migration_url
+    if url is None:
+        raise CliError("no database configured: set RAPPORT_OWNER_DATABASE_URL (or RAPPORT_DATABASE_URL)")
+    done = await migrate(url)
+    print("applied: " + ", ".join(done) if done else "database is up to date")
+
+
+async def cmd_tenant_create(settings: Settings, args: argparse.Namespace) -> None:
+    async with _database(settings):
+        tenant = await provision_tenant(args.name, slug=args.slug)
+    print(json.dumps({"id": str(tenant.id), "slug": tenant.slug, "name": tenant.name}))
+
+
+async def cmd_tenant_list(settings: Settings, args: argparse.Namespace) -> None:
+    async with _database(settings):
+        for row in await db.tenant_directory():
+            print(f"{row['id']}  {row['slug']:<24} {row['name']}")
+
+
+async def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
+    size = SeedSize(
+        accounts=args.accounts,
+        contacts_per_account=args.contacts_per_account,
+        orders_per_contact=args.orders_per_contact,
+        lines_per_order=args.lines_per_order,
+        tickets_per_contact=args.tickets_per_contact,
+        feedback_per_contact=args.feedback_per_contact,
+        products=args.products,
+        users=args.users,
+    )
+    async with _database(settings):
+        if args.tenant:
+            targets = [await _resolve_tenant(args.tenant)]
+        else:
+            targets = []
+            for i in range(args.tenants):
+                tenant_id = uuid.uuid5(uuid.NAMESPACE_URL, f"rapport:seed:{args.seed}:{i}")
+                tenant = await provision_tenant(
+                    f"Seed Tenant {i + 1}", slug=f"seed-{args.seed}-{i + 1}", tenant_id=tenant_id
+                )
+                targets.append(tenant.id)
+        for tenant_id in targets:
+            async with db.tenant_transaction(tenant_id) as tx:
+                result = await seed_tenant(tx, size, seed=args.seed)
+            print(json.dumps({"tenant": str(tenant_id), **asdict(result)}))
+
+
+async def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
+    async with _database(settings):
+        tenant_id = await _resolve_tenant(args.tenant)
+    email = args.email or (args.user if "@" in args.user else f"{args.user}@example.com")
+    print(
+        issue_token(
+            settings, tenant_id=tenant_id, subject=args.user, roles=args.role, email=email, ttl_seconds=args.ttl
+        )
+    )
+
+
+async def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    if settings.database_url is None:
+        raise CliError("RAPPORT_DATABASE_URL is not set (use `make run` for a local database)")
+    await _serve(settings, args.host or settings.host, args.port or settings.port)
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
+    """Zero set-up development server: local Postgres, migrations, demo tenant, token, API."""
+    server = None
+    if settings.database_url is None:
+        print("starting the project-local Postgres in", settings.embedded_data_dir, flush=True)
+        server = await asyncio.to_thread(embedded.start, settings.embedded_data_dir)
+        await bootstrap(server.superuser_url, embedded.DATABASE)
+        settings = settings.model_copy(
+            update={"database_url": server.url("rapport_app"), "owner_database_url": server.url("rapport_owner")}
+        )
+    try:
+        if settings.owner_database_url:
+            await migrate(settings.owner_database_url)
+        async with _database(settings):
+            waiting = await _pending_migrations()
+            if waiting:
+                raise CliError(f"migrations pending ({', '.join(waiting)}): run `make migrate`")
+            created = await _ensure_demo_tenant()
+        host, port = args.host or settings.host, args.port or settings.port
+        token = issue_token(
+            settings, tenant_id=DEMO_TENANT_ID, subject=DEMO_ADMIN["subject"], roles=["admin"],
+            email=DEMO_ADMIN["email"], name=DEMO_ADMIN["name"],
+        )  # fmt: skip
+        headers = quote(json.dumps({"Authorization": f"Bearer {token}"}))
+        print(
+            f"\nRapport is running: http://{host}:{port}/graphql   (Ctrl-C stops it)\n"
+            f"Demo tenant 'Demo Company' ({'created with demo data' if created else 'existing data kept'}).\n"
+            f'Admin token, for GraphiQL\'s Headers tab as {{"Authorization": "Bearer <token>"}}:\n\n{token}\n\n'
+            f"Or open GraphiQL with the header filled in:\nhttp://{host}:{port}/graphql?headers={headers}\n",
+            flush=True,
+        )
+        await _serve(settings, host, port)
+    finally:
+        if server is not None:
+            print("stopping the project-local Postgres", flush=True)
+            await asyncio.to_thread(server.stop)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+class _database:
+    """Open the application role's pool for the duration of a command."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.database_url is None:
+            raise CliError("RAPPORT_DATABASE_URL is not set")
+        self.settings = settings
+
+    async def __aenter__(self) -> None:
+        await db.init_db(self.settings)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await db.close_db()
+
+
+async def _pending_migrations() -> list[str]:
+    applied = await db.applied_migrations()
+    return [f"{m.version}_{m.name}" for m in available() if m.version not in applied]
+
+
+async def _ensure_demo_tenant() -> bool:
+    existing = {row["id"] for row in await db.tenant_directory()}
+    if DEMO_TENANT_ID in existing:
+        return False
+    await provision_tenant("Demo Company", slug="demo", tenant_id=DEMO_TENANT_ID)
+    async with db.tenant_transaction(DEMO_TENANT_ID) as tx:
+        await seed_tenant(tx, SeedSize(), seed=7)
+    return True
+
+
+async def _resolve_tenant(value: str) -> uuid.UUID:
+    rows = await db.tenant_directory()
+    for row in rows:
+        if str(row["id"]) == value or row["slug"] == value:
+            found: uuid.UUID = row["id"]
+            return found
+    raise CliError(f"no tenant with the id or slug '{value}'")
+
+
+def _database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/") or "rapport"
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, loop="uvloop", http="httptools", lifespan="on", log_level="info"
+    )
+    await uvicorn.Server(config).serve()
+
+
+# -- argument parsing -------------------------------------------------------------------------
+
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m backend.cli", description="Operate Rapport.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("bootstrap", help="create the roles and the database (needs a superuser)")
+    p.add_argument("--superuser-url", default="postgresql://root@127.0.0.1:5432/postgres")
+    p.set_defaults(func=cmd_bootstrap)
+
+    sub.add_parser("migrate", help="apply pending migrations as the owner role").set_defaults(func=cmd_migrate)
+
+    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(dest="tenant_command", required=True)
+    p = tenant.add_parser("create", help="create a tenant")
+    p.add_argument("name")
+    p.add_argument("--slug")
+    p.set_defaults(func=cmd_tenant_create)
+    tenant.add_parser("list", help="list tenants").set_defaults(func=cmd_tenant_list)
+
+    p = sub.add_parser("seed", help="write deterministic demo or benchmark data")
+    p.add_argument("--tenant", help="seed this existing tenant (id or slug) instead of creating tenants")
+    p.add_argument("--tenants", type=_positive, default=1, help="tenants to create and seed")
+    p.add_argument("--accounts", type=_natural, default=300)
+    p.add_argument("--contacts-per-account", type=_natural, default=4)
+    p.add_argument("--orders-per-contact", type=_natural, default=2)
+    p.add_argument("--lines-per-order", type=_natural, default=2)
+    p.add_argument("--tickets-per-contact", type=_natural, default=1)
+    p.add_argument("--feedback-per-contact", type=_natural, default=1)
+    p.add_argument("--products", type=_natural, default=40)
+    p.add_argument("--users", type=_natural, default=6)
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("token", help="print a development JWT (HS256, shared secret)")
+    p.add_argument("--tenant", required=True, help="tenant id or slug")
+    p.add_argument("--user", required=True, help="subject (and email if it contains @)")
+    p.add_argument("--role", action="append", default=[], help="role (repeatable)")
+    p.add_argument("--email")
+    p.add_argument("--ttl", type=_positive, default=12 * 3600, help="seconds until expiry")
+    p.set_defaults(func=cmd_token)
+
+    for name, func, text in (
+        ("serve", cmd_serve, "serve the API"),
+        ("run", cmd_run, "make run: local database + demo + API"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--host")
+        p.add_argument("--port", type=_positive)
+        p.set_defaults(func=func)
+    return parser
+
+
+def _natural(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.command == "run" else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+        func: Command = args.func
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(func(settings, args))
+    except (ConfigError, CliError, MigrationError) as exc:
+        print(f"rapport: {exc}", file=sys.stderr)
+        return 2
+    except AppError as exc:
+        print(f"rapport: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"rapport: cannot reach the database: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Database access for the application role: Tortoise set-up and the tenant transaction.
+
+Everything that touches tenant data runs inside `tenant_transaction(tenant_id)`: one pooled
+connection, one transaction, `app.tenant_id` set first. Tortoise's ORM is pointed at the same
+connection for the duration (through its connection context variable), so ORM and raw SQL
+see the same snapshot and the same tenant. Postgres RLS (FORCE, non-owner role) applies to
+every statement, and a statement outside a tenant transaction fails instead of reading
+nothing or everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any, cast
+from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import UUID
+
+import asyncpg
+from tortoise import Tortoise
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.connection import get_connections
+
+from backend.context import SYSTEM_ACTOR, Actor, TenantContext
+from backend.settings import Settings
+
+CONNECTION = "default"
+_SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"
+
+
+def connect_kwargs(dsn: str) -> dict[str, Any]:
+    """Split a postgresql:// URL into asyncpg keyword arguments (Unix sockets via ?host=/dir)."""
+    url = urlsplit(dsn)
+    query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+    kwargs: dict[str, Any] = {
+        "host": query.pop("host", None) or url.hostname or "127.0.0.1",
+        "port": int(query.pop("port", None) or url.port or 5432),
+        "user": unquote(url.username) if url.username else query.pop("user", None),
+        "password": unquote(url.password) if url.password else query.pop("password", None),
+        "database": unquote(url.path.lstrip("/")) or query.pop("dbname", None),
+    }
+    if "sslmode" in query:
+        kwargs["ssl"] = query.pop("sslmode")
+    return kwargs
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    if settings.database_url is None:
+        raise RuntimeError("RAPPORT_DATABASE_URL is not set")
+    credentials = connect_kwargs(settings.database_url) | {
+        "minsize": settings.db_pool_min,
+        "maxsize": settings.db_pool_max,
+        "server_settings": {
+            "application_name": "rapport",
+            "timezone": "UTC",
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            # OLTP statements: JIT compilation costs more than it saves on them.
+            "jit": "off",
+        },
+    }
+    return {
+        "connections": {CONNECTION: {"engine": "tortoise.backends.asyncpg", "credentials": credentials}},
+        "apps": {"models": {"models": ["backend.models"], "default_connection": CONNECTION}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(settings: Settings) -> None:
+    """Connect the application role's pool (once per process)."""
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    await _client().create_connection(with_db=True)
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+def _client() -> AsyncpgDBClient:
+    client = get_connections().get(CONNECTION)
+    assert isinstance(client, AsyncpgDBClient), "the application database is Postgres via asyncpg"
+    return client
+
+
+def pool() -> asyncpg.Pool:
+    client = _client()
+    if client._pool is None:
+        raise RuntimeError("database not initialised: call init_db() first")
+    return client._pool
+
+
+@asynccontextmanager
+async def tenant_transaction(
+    tenant_id: UUID,
+    *,
+    actor: Actor = SYSTEM_ACTOR,
+    readonly: bool = False,
+    request_id: str | None = None,
+) -> AsyncIterator[TenantContext]:
+    """One transaction on one connection with `app.tenant_id` set; commits on success.
+
+    Read-only transactions use REPEATABLE READ so that every statement of a request (one per
+    DataLoader level) sees the same snapshot.
+    """
+    if not isinstance(tenant_id, UUID):
+        raise TypeError("tenant_id must be a UUID")
+    client = _client()
+    connections = get_connections()
+    conn = cast(asyncpg.Connection, await pool().acquire())
+    try:
+        transaction = conn.transaction(isolation="repeatable_read" if readonly else None, readonly=readonly)
+        await transaction.start()
+        try:
+            await conn.execute(_SET_TENANT, str(tenant_id))
+            wrapper = TransactionWrapper(client)
+            wrapper._connection = conn
+            wrapper.transaction = transaction
+            token = connections.set(CONNECTION, wrapper)
+            try:
+                yield TenantContext(tenant_id, actor, request_id, readonly, wrapper)
+            finally:
+                connections.reset(token)
+        except BaseException:
+            if not conn.is_closed():
+                # A broken connection cannot roll back; the pool discards it on release.
+                with suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    await transaction.rollback()
+            raise
+        else:
+            await transaction.commit()
+    finally:
+        await pool().release(conn)  # type: ignore[arg-type]  # the proxy the pool handed out
+
+
+async def ping() -> None:
+    async with pool().acquire() as conn:
+        await conn.fetchval("SELECT 1")
+
+
+async def applied_migrations() -> set[str]:
+    async with pool().acquire() as conn:
+        rows = await conn.fetch("SELECT version FROM schema_migrations")
+    return {r["version"] for r in rows}
+
+
+async def tenant_directory() -> list[asyncpg.Record]:
+    """Every tenant's id, slug and name (the one deliberate cross-tenant read)."""
+    async with pool().acquire() as conn:
+        return await conn.fetch("SELECT id, slug, name, created_at FROM tenant_directory()")

@@ -1,0 +1,45 @@
+"""Users of a tenant (the people behind JWT subjects)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+from uuid_utils.compat import uuid7
+
+from backend.context import TenantContext
+from backend.errors import Conflict
+from backend.models import User
+
+
+async def get(tx: TenantContext, user_id: UUID) -> User | None:
+    return await User.get_or_none(tenant_id=tx.tenant_id, id=user_id)
+
+
+async def find_by_subject(tx: TenantContext, external_id: str) -> User | None:
+    return await User.get_or_none(tenant_id=tx.tenant_id, external_id=external_id)
+
+
+async def provision(tx: TenantContext, *, external_id: str, email: str, name: str = "") -> User:
+    """The user with this subject, created if missing.
+
+    Concurrent first requests of a new user race here: ON CONFLICT makes the insert
+    idempotent and the loser reads the winner's row.
+    """
+    try:
+        row = await tx.fetchrow(
+            """INSERT INTO users (tenant_id, id, external_id, email, name) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (tenant_id, external_id) DO NOTHING RETURNING id""",
+            tx.tenant_id,
+            uuid7(),
+            external_id,
+            email,
+            name,
+        )
+    except asyncpg.UniqueViolationError:
+        row = None
+    if row is None and await find_by_subject(tx, external_id) is None:
+        raise Conflict(f"another user has the email {email}", field="email")
+    user = await find_by_subject(tx, external_id)
+    assert user is not None
+    return user

@@ -1,0 +1,1 @@
+"""Dramatiq background jobs: broker selection, actors, the scheduler."""

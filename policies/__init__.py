@@ -1,0 +1,1 @@
+"""Casbin access control: model, default policies, enforcer, field checks, explain."""

@@ -1,0 +1,20 @@
+"""What every resolver receives as `info.context`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.auth import Principal
+from backend.context import TenantContext
+from backend.settings import Settings
+
+
+@dataclass(slots=True)
+class Context:
+    principal: Principal
+    tx: TenantContext
+    settings: Settings
+    request_id: str
+    # Per-request DataLoaders, created on first use and keyed by the loader's own key.
+    loaders: dict[Any, Any] = field(default_factory=dict)

@@ -1,0 +1,135 @@
+"""One GraphQL operation, from source text to response bytes.
+
+    cached parse + validation -> depth/alias limits -> cost -> tenant transaction -> execute
+
+Queries run in a read-only REPEATABLE READ transaction (one snapshot for every loader);
+a mutation operation runs in one read-write transaction and is rolled back entirely if any
+of its fields fails, so a response never reports half-written data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import ExecutionResult, GraphQLError, OperationType, execute
+from strawberry.schema._graphql_core import execution_context_class_kwargs
+from strawberry.utils.await_maybe import await_maybe
+
+from backend.auth import Principal
+from backend.db import tenant_transaction
+from backend.errors import AppError, BadInput
+from backend.settings import Settings
+from schema.context import Context
+from schema.documents import DocumentCache
+from schema.errors import format_errors
+from schema.limits import check_cost, check_shape, estimate_cost
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRequest:
+    query: str
+    variables: dict[str, Any]
+    operation_name: str | None
+
+    @classmethod
+    def from_payload(cls, payload: object) -> OperationRequest:
+        if not isinstance(payload, dict):
+            raise BadInput("a GraphQL request is a JSON object", field="body")
+        query = payload.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise BadInput("the request has no query", field="query")
+        variables = payload.get("variables") or {}
+        if not isinstance(variables, dict):
+            raise BadInput("variables must be a JSON object", field="variables")
+        name = payload.get("operationName") or None
+        if name is not None and not isinstance(name, str):
+            raise BadInput("operationName must be a string", field="operationName")
+        return cls(query, variables, name)
+
+
+class _Rollback(Exception):
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+
+class GraphQLExecutor:
+    def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
+        self.schema = schema
+        self.graphql_schema = schema._schema
+        self.settings = settings
+        self.documents = DocumentCache(
+            self.graphql_schema, max_tokens=settings.max_tokens, introspection=settings.introspection_enabled
+        )
+        self._executor_kwargs = execution_context_class_kwargs(schema.execution_context_class)
+
+    async def run(
+        self, principal: Principal, request: OperationRequest, *, request_id: str, allow_mutations: bool = True
+    ) -> bytes:
+        """Execute one operation and return the encoded response object."""
+        extensions: dict[str, Any] = {}
+        try:
+            prepared = self.documents.get(request.query)
+            if prepared.errors:
+                return _encode(None, format_errors(prepared.errors, request_id), extensions)
+            operation = prepared.operation(request.operation_name)
+            name = operation.name.value if operation.name else None
+            if operation.operation is OperationType.SUBSCRIPTION:
+                raise GraphQLError("subscriptions are served over WebSocket at this URL")
+            if operation.operation is OperationType.MUTATION and not allow_mutations:
+                raise GraphQLError("mutations must be sent with POST")
+            settings = self.settings
+            check_shape(prepared.shapes[name], max_depth=settings.max_depth, max_aliases=settings.max_aliases)
+            cost = estimate_cost(
+                self.graphql_schema,
+                operation,
+                prepared.fragments,
+                request.variables,
+                page_default=settings.page_default,
+                page_max=settings.page_max,
+            )
+            extensions["cost"] = cost
+            check_cost(cost, settings.max_cost)
+        except GraphQLError as error:
+            return _encode(None, format_errors([error], request_id), extensions)
+        except AppError as error:
+            return _encode(
+                None, format_errors([GraphQLError(error.message, original_error=error)], request_id), extensions
+            )
+
+        assert prepared.document is not None
+        readonly = operation.operation is OperationType.QUERY
+        try:
+            async with tenant_transaction(
+                principal.tenant_id, actor=principal.actor, readonly=readonly, request_id=request_id
+            ) as tx:
+                context = Context(principal=principal, tx=tx, settings=self.settings, request_id=request_id)
+                result = await await_maybe(
+                    execute(
+                        self.graphql_schema,
+                        prepared.document,
+                        context_value=context,
+                        variable_values=request.variables,
+                        operation_name=request.operation_name,
+                        **self._executor_kwargs,
+                    )
+                )
+                assert isinstance(result, ExecutionResult)
+                if result.errors and not readonly:
+                    raise _Rollback(result)
+        except _Rollback as rollback:
+            return _encode(None, format_errors(list(rollback.result.errors or ()), request_id), extensions)
+        errors = format_errors(list(result.errors), request_id) if result.errors else None
+        return _encode(result.data, errors, extensions)
+
+
+def _encode(data: Any, errors: list[dict[str, Any]] | None, extensions: dict[str, Any]) -> bytes:
+    body: dict[str, Any] = {}
+    if errors:
+        body["errors"] = errors
+    body["data"] = data
+    if extensions:
+        body["extensions"] = extensions
+    return orjson.dumps(body)

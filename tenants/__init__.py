@@ -1,0 +1,1 @@
+"""Tenant lifecycle: provisioning, and later quotas, export and erase."""

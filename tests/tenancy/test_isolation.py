@@ -1,0 +1,163 @@
+"""Tenant isolation at the database: RLS (FORCE, non-owner role) and composite foreign keys.
+
+Every statement here deliberately forgets its tenant filter: the database alone must keep
+tenant B's rows out of tenant A's reach.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from tortoise.exceptions import IntegrityError, OperationalError
+
+from backend.db import tenant_transaction
+from backend.models import Account, Tenant
+from tests import factories
+
+TENANT_TABLES = ["users", "accounts", "contacts", "products", "orders", "order_lines", "tickets", "feedback"]
+
+
+@pytest.fixture
+async def two_graphs(tenant: Tenant, other_tenant: Tenant) -> tuple[dict[str, Any], dict[str, Any]]:
+    async with tenant_transaction(tenant.id) as tx:
+        mine = await factories.graph(tx)
+    async with tenant_transaction(other_tenant.id) as tx:
+        theirs = await factories.graph(tx)
+    return mine, theirs
+
+
+async def test_every_tenant_table_is_covered(app_db: None) -> None:
+    """A new tenant table must be added to the isolation tests (and get RLS)."""
+    async with tenant_transaction(uuid.uuid4()) as tx:
+        rows = await tx.fetch(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' "
+            "WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace"
+        )
+    assert sorted(r["relname"] for r in rows) == sorted(TENANT_TABLES)
+    assert all(r["relrowsecurity"] and r["relforcerowsecurity"] for r in rows)
+
+
+@pytest.mark.parametrize("table", TENANT_TABLES)
+async def test_unfiltered_reads_see_only_own_rows(
+    table: str, tenant: Tenant, other_tenant: Tenant, two_graphs: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    mine, theirs = two_graphs
+    async with tenant_transaction(tenant.id) as tx:
+        rows = await tx.fetch(f"SELECT tenant_id, id FROM {table}")
+        by_id = await tx.fetchval(f"SELECT count(*) FROM {table} WHERE id = $1", theirs[table].id)
+    assert [(r["tenant_id"], r["id"]) for r in rows] == [(tenant.id, mine[table].id)]
+    assert by_id == 0
+
+
+@pytest.mark.parametrize("table", TENANT_TABLES)
+async def test_unfiltered_updates_and_deletes_touch_only_own_rows(
+    table: str, tenant: Tenant, other_tenant: Tenant, two_graphs: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    _, theirs = two_graphs
+    async with tenant_transaction(tenant.id) as tx:
+        updated = await tx.execute(f"UPDATE {table} SET updated_at = now()")
+        deleted = await tx.execute(f"DELETE FROM {table} WHERE id = $1", theirs[table].id)
+    assert updated == "UPDATE 1"
+    assert deleted == "DELETE 0"
+    async with tenant_transaction(other_tenant.id) as tx:
+        version = await tx.fetchval(f"SELECT version FROM {table} WHERE id = $1", theirs[table].id)
+    assert version == 1  # untouched: the trigger bumps the version on every update
+
+
+async def test_insert_with_another_tenants_id_is_refused(tenant: Tenant, other_tenant: Tenant) -> None:
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.execute(
+                "INSERT INTO accounts (tenant_id, id, name) VALUES ($1, gen_random_uuid(), 'x')", other_tenant.id
+            )
+
+
+async def test_moving_a_row_to_another_tenant_is_refused(tenant: Tenant, other_tenant: Tenant) -> None:
+    async with tenant_transaction(tenant.id) as tx:
+        account = await factories.account(tx)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.execute("UPDATE accounts SET tenant_id = $1 WHERE id = $2", other_tenant.id, account.id)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "parent"),
+    [
+        ("contacts", "account_id", "accounts"),
+        ("orders", "account_id", "accounts"),
+        ("tickets", "account_id", "accounts"),
+        ("tickets", "assignee_id", "users"),
+        ("feedback", "ticket_id", "tickets"),
+        ("order_lines", "product_id", "products"),
+        ("accounts", "parent_id", "accounts"),
+    ],
+)
+async def test_reference_to_another_tenants_row_is_refused(
+    table: str,
+    column: str,
+    parent: str,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    two_graphs: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    mine, theirs = two_graphs
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.execute(f"UPDATE {table} SET {column} = $1 WHERE id = $2", theirs[parent].id, mine[table].id)
+
+
+async def test_orm_reference_to_another_tenants_row_is_refused(
+    tenant: Tenant, other_tenant: Tenant, two_graphs: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    _, theirs = two_graphs
+    with pytest.raises(IntegrityError):
+        async with tenant_transaction(tenant.id) as tx:
+            await factories.contact(tx, account=theirs["accounts"])
+
+
+async def test_queries_outside_a_tenant_transaction_fail(app_db: None) -> None:
+    with pytest.raises(OperationalError, match="no tenant in this transaction"):
+        await Account.all().count()
+
+
+async def test_the_application_role_cannot_switch_rls_off(tenant: Tenant) -> None:
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.execute("SET LOCAL row_security = off")
+            await tx.fetch("SELECT * FROM accounts")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="must be owner"):
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.execute("ALTER TABLE accounts DISABLE ROW LEVEL SECURITY")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.execute("SET LOCAL ROLE rapport_owner")
+    async with tenant_transaction(tenant.id) as tx:
+        flags = await tx.fetchrow("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    assert flags is not None and not flags["rolsuper"] and not flags["rolbypassrls"]
+
+
+async def test_the_guard_is_what_isolates(
+    database: Any, tenant: Tenant, other_tenant: Tenant, two_graphs: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    """Mutation check of the tests above: without RLS the same unfiltered query leaks."""
+    conn = await asyncpg.connect(database.superuser_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("ALTER TABLE accounts DISABLE ROW LEVEL SECURITY")
+            await conn.execute("SET LOCAL ROLE rapport_app")
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant.id))
+            seen = {r["tenant_id"] for r in await conn.fetch("SELECT tenant_id FROM accounts")}
+            assert {tenant.id, other_tenant.id} <= seen
+            raise _Undo
+    except _Undo:
+        pass
+    finally:
+        await conn.close()
+
+
+class _Undo(Exception):
+    pass
