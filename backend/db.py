@@ -25,7 +25,11 @@ from backend.context import SYSTEM_ACTOR, Actor, TenantContext
 from backend.settings import Settings
 
 CONNECTION = "default"
-_SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"
+# Transaction-local settings: the tenant (RLS) and who acts (read by audit and event triggers).
+_SET_CONTEXT = (
+    "SELECT set_config('app.tenant_id', $1, true), set_config('app.actor_kind', $2, true), "
+    "set_config('app.actor_id', $3, true), set_config('app.request_id', $4, true)"
+)
 
 
 def connect_kwargs(dsn: str) -> dict[str, Any]:
@@ -111,7 +115,9 @@ async def tenant_transaction(
         transaction = conn.transaction(isolation="repeatable_read" if readonly else None, readonly=readonly)
         await transaction.start()
         try:
-            await conn.execute(_SET_TENANT, str(tenant_id))
+            await conn.execute(
+                _SET_CONTEXT, str(tenant_id), actor.kind.value, str(actor.id or ""), request_id or ""
+            )
             wrapper = TransactionWrapper(client)
             wrapper._connection = conn
             wrapper.transaction = transaction
