@@ -115,9 +115,7 @@ async def tenant_transaction(
         transaction = conn.transaction(isolation="repeatable_read" if readonly else None, readonly=readonly)
         await transaction.start()
         try:
-            await conn.execute(
-                _SET_CONTEXT, str(tenant_id), actor.kind.value, str(actor.id or ""), request_id or ""
-            )
+            await conn.execute(_SET_CONTEXT, str(tenant_id), actor.kind.value, str(actor.id or ""), request_id or "")
             wrapper = TransactionWrapper(client)
             wrapper._connection = conn
             wrapper.transaction = transaction

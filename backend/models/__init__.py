@@ -2,7 +2,10 @@
 
 from backend.models.account import Account, LifecycleStage, Tier
 from backend.models.contact import Contact
+from backend.models.custom_field import CustomFieldDefinition, CustomFieldKind
 from backend.models.feedback import Feedback, FeedbackKind, Sentiment
+from backend.models.idempotency import IdempotencyKey, TenantCounter
+from backend.models.merge import Merge
 from backend.models.order import Order, OrderLine, OrderStatus, PaymentTerms
 from backend.models.product import Product
 from backend.models.tenant import Tenant
@@ -12,9 +15,13 @@ from backend.models.user import User
 __all__ = [
     "Account",
     "Contact",
+    "CustomFieldDefinition",
+    "CustomFieldKind",
     "Feedback",
     "FeedbackKind",
+    "IdempotencyKey",
     "LifecycleStage",
+    "Merge",
     "Order",
     "OrderLine",
     "OrderStatus",
@@ -22,6 +29,7 @@ __all__ = [
     "Product",
     "Sentiment",
     "Tenant",
+    "TenantCounter",
     "Ticket",
     "TicketChannel",
     "TicketPriority",
