@@ -6,9 +6,40 @@ import strawberry
 from strawberry.tools import merge_types
 
 from schema.accounts.queries import Query as AccountQuery
+from schema.accounts.types import Account
+from schema.contacts.queries import Query as ContactQuery
+from schema.contacts.types import Contact
+from schema.feedback.queries import Query as FeedbackQuery
+from schema.feedback.types import Feedback
+from schema.nodes import Query as NodeQuery
+from schema.orders.queries import Query as OrderQuery
+from schema.orders.types import Order, OrderLine
+from schema.products.queries import Query as ProductQuery
+from schema.products.types import Product
 from schema.scalars import SCALAR_OVERRIDES
+from schema.tickets.queries import Query as TicketQuery
+from schema.tickets.types import Ticket
+from schema.users.queries import Query as UserQuery
+from schema.users.types import User
 from schema.viewer.queries import Query as ViewerQuery
 
-Query = merge_types("Query", (ViewerQuery, AccountQuery))
+Query = merge_types(
+    "Query",
+    (
+        ViewerQuery,
+        NodeQuery,
+        AccountQuery,
+        ContactQuery,
+        ProductQuery,
+        OrderQuery,
+        TicketQuery,
+        FeedbackQuery,
+        UserQuery,
+    ),
+)
 
-schema = strawberry.Schema(query=Query, scalar_overrides=SCALAR_OVERRIDES)
+schema = strawberry.Schema(
+    query=Query,
+    types=[Account, Contact, Feedback, Order, OrderLine, Product, Ticket, User],
+    scalar_overrides=SCALAR_OVERRIDES,
+)

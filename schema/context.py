@@ -7,6 +7,7 @@ from typing import Any
 
 from backend.auth import Principal
 from backend.context import TenantContext
+from backend.query.sql import Scope
 from backend.settings import Settings
 
 
@@ -16,5 +17,7 @@ class Context:
     tx: TenantContext
     settings: Settings
     request_id: str
+    # Record scope (access control) ANDed into every read; None sees every row of the tenant.
+    scope: Scope | None = None
     # Per-request DataLoaders, created on first use and keyed by the loader's own key.
     loaders: dict[Any, Any] = field(default_factory=dict)

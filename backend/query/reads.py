@@ -153,29 +153,41 @@ async def counts(
     return {parent: found.get(parent, 0) for parent in parents}
 
 
-async def exists_beyond(
+def _beyond(q: Query, target: Entity, alias: str, request: PageRequest) -> str | None:
+    """Rows at or before `after` (or at or after `before`): pageInfo's other direction."""
+    values = request.after if request.after is not None else request.before
+    if values is None:
+        return None
+    past = q.keyset(target, alias, request.ordering, values, after=request.after is not None)
+    return f"{q.visible(target, alias, request.filter)} AND NOT ({past})"
+
+
+async def exists_beyond(tx: TenantContext, target: Entity, request: PageRequest, *, scope: Scope | None = None) -> bool:
+    q = Query(tx.tenant_id, scope)
+    alias = q.alias()
+    where = _beyond(q, target, alias, request)
+    if where is None:
+        return False
+    return bool(
+        await tx.fetchval(f"SELECT EXISTS (SELECT 1 FROM {target.table} {alias} WHERE {where})", *q.params.values)
+    )
+
+
+async def exists_beyond_per_parent(
     tx: TenantContext,
     target: Entity,
-    remote: str | None,
-    parents: Sequence[UUID | None],
+    remote: str,
+    parents: Sequence[UUID],
     request: PageRequest,
     *,
     scope: Scope | None = None,
-) -> dict[UUID | None, bool]:
-    """For pageInfo's other direction: is there a row at or before `after` (or at or after `before`)?"""
-    values = request.after if request.after is not None else request.before
-    if values is None:
-        return dict.fromkeys(parents, False)
+) -> dict[UUID, bool]:
     q = Query(tx.tenant_id, scope)
     alias = q.alias()
-    past = q.keyset(target, alias, request.ordering, values, after=request.after is not None)
-    where = f"{q.visible(target, alias, request.filter)} AND NOT ({past})"
-    if remote is None:
-        found = await tx.fetchval(
-            f"SELECT EXISTS (SELECT 1 FROM {target.table} {alias} WHERE {where})", *q.params.values
-        )
-        return {None: bool(found)}
-    ids = q.param([p for p in parents if p is not None], "uuid[]")
+    where = _beyond(q, target, alias, request)
+    if where is None:
+        return dict.fromkeys(parents, False)
+    ids = q.param(list(parents), "uuid[]")
     column = f"{alias}.{target.column(remote).db}"
     sql = f"SELECT DISTINCT {column} AS parent FROM {target.table} {alias} WHERE {column} = ANY({ids}) AND {where}"
     hits = {row["parent"] for row in await tx.fetch(sql, *q.params.values)}

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import strawberry
 
+from backend.query.entities import entity
 from backend.tenants import service as tenants
-from backend.users import service as users
+from schema import loaders
+from schema.fields import build
 from schema.relay import to_global_id
-from schema.viewer.types import Tenant, User, Viewer
+from schema.viewer.types import Tenant, Viewer
 
 
 @strawberry.type
@@ -14,13 +16,10 @@ class Query:
     async def viewer(self, info: strawberry.Info) -> Viewer:
         ctx = info.context
         tenant = await tenants.get_current(ctx.tx)
-        user = await users.get(ctx.tx, ctx.principal.actor.id) if ctx.principal.actor.id else None
+        user_id = ctx.principal.actor.id
+        row = await loaders.row_by_id(ctx, entity("User"), user_id) if user_id else None
         return Viewer(
             tenant=Tenant(id=to_global_id("Tenant", tenant.id), name=tenant.name, slug=tenant.slug),
-            user=None
-            if user is None
-            else User(
-                id=to_global_id("User", user.id), email=user.email, name=user.name, is_active=user.is_active, pk=user.id
-            ),
+            user=build("User", row),
             roles=sorted(ctx.principal.roles),
         )

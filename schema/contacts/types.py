@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.fields import connection_field, node_type, to_one
+from schema.relay import Node
+
+
+@node_type("Contact")
+@strawberry.type(description="A person, usually working for an account.")
+class Contact(Node):
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None = strawberry.field(description="E.164, e.g. +14155550100.")
+    title: str | None
+    consent_email: bool = strawberry.field(description="Agreed to be contacted by email.")
+    consent_sms: bool
+    consent_phone: bool
+    custom_fields: JSON
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[UUID]
+    row: strawberry.Private[Any]
+
+    account = to_one("Contact", "account")
+    orders = connection_field("Contact", "orders")
+    tickets = connection_field("Contact", "tickets")
+    feedback = connection_field("Contact", "feedback")

@@ -1,0 +1,330 @@
+"""Field factories shared by every object type: rows become nodes, relations become
+to-one fields and Relay connections, all read through the per-request loaders.
+
+This module does not use `from __future__ import annotations`: the resolvers it builds carry
+real annotations (lazy references to the other domains' types), which strawberry reads to
+build the schema.
+"""
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import asyncpg
+import orjson
+import strawberry
+from strawberry import UNSET
+
+from backend.query import reads
+from backend.query.entities import Entity, Kind, entity
+from backend.query.reads import PageRequest
+from backend.query.sql import Ordering
+from schema import loaders
+from schema.context import Context
+from schema.filters import to_filter, to_ordering
+from schema.pagination import Connection, connection
+from schema.relay import from_global_id, to_global_id
+
+T = TypeVar("T")
+
+# Where each entity's GraphQL types live: schema/<module>/types.py and inputs.py.
+MODULES = {
+    "Account": "accounts",
+    "Contact": "contacts",
+    "Product": "products",
+    "Order": "orders",
+    "OrderLine": "orders",
+    "Ticket": "tickets",
+    "Feedback": "feedback",
+    "User": "users",
+}
+
+_NODE_TYPES: dict[str, type] = {}
+_BUILDERS: dict[type, Callable[[asyncpg.Record], Any]] = {}
+
+
+def lazy(entity_name: str, suffix: str = "", module: str = "types") -> Any:
+    return Annotated[entity_name + suffix, strawberry.lazy(f"schema.{MODULES[entity_name]}.{module}")]
+
+
+def node_type(entity_name: str, **computed: Callable[[asyncpg.Record], Any]) -> Callable[[type[T]], type[T]]:
+    """Register a strawberry type as the node of an entity; `computed` builds non-column fields."""
+
+    def register(cls: type[T]) -> type[T]:
+        _NODE_TYPES[entity_name] = cls
+        _BUILDERS[cls] = _builder(cls, entity(entity_name), computed)
+        return cls
+
+    return register
+
+
+def node_class(entity_name: str) -> type:
+    return _NODE_TYPES[entity_name]
+
+
+def build(entity_name: str, row: asyncpg.Record | None) -> Any:
+    if row is None:
+        return None
+    cls = _NODE_TYPES[entity_name]
+    return _BUILDERS[cls](row)
+
+
+def _builder(cls: type, target: Entity, computed: dict[str, Callable[[asyncpg.Record], Any]]) -> Callable[..., Any]:
+    converters: dict[str, Callable[[asyncpg.Record], Any]] = {}
+    for field in dataclasses.fields(cls):
+        if not field.init:
+            continue
+        name = field.name
+        if name in computed:
+            converters[name] = computed[name]
+        elif name == "id":
+            converters[name] = _global_id(target.name)
+        elif name == "pk":
+            converters[name] = lambda row: row["id"]
+        elif name == "row":
+            converters[name] = lambda row: row
+        else:
+            converters[name] = _column_converter(target, name)
+
+    def build_one(row: asyncpg.Record) -> Any:
+        return cls(**{name: convert(row) for name, convert in converters.items()})
+
+    return build_one
+
+
+def _global_id(type_name: str) -> Callable[[asyncpg.Record], Any]:
+    return lambda row: to_global_id(type_name, row["id"])
+
+
+def _column_converter(target: Entity, name: str) -> Callable[[asyncpg.Record], Any]:
+    column = target.column(name)
+    db = column.db
+    if column.kind is Kind.ENUM and column.enum is not None:
+        enum = column.enum
+        return lambda row: None if row[db] is None else enum(row[db])
+    if column.kind is Kind.JSON:
+        return lambda row: orjson.loads(row[db]) if isinstance(row[db], str) else row[db]
+    return lambda row: row[db]
+
+
+def _context(info: strawberry.Info) -> Context:
+    context: Context = info.context
+    return context
+
+
+def to_one(source: str, relation: str, *, description: str | None = None) -> Any:
+    """A nullable to-one relation (`Contact.account`), batched by id."""
+    rel = entity(source).relations[relation]
+    target = entity(rel.target)
+    local = entity(source).column(rel.local).db
+
+    async def resolve(root: Any, info: strawberry.Info) -> lazy(rel.target) | None:  # type: ignore[valid-type]
+        pk = root.row[local]
+        if pk is None:
+            return None
+        return build(target.name, await loaders.row_by_id(_context(info), target, pk))
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
+async def page_request(
+    context: Context,
+    target: Entity,
+    *,
+    filter: Any,
+    order_by: Any,
+    first: int | None,
+    last: int | None,
+    after: str | None,
+    before: str | None,
+) -> PageRequest:
+    kinds = await loaders.custom_kinds(context, target.name) if _uses_custom_fields(filter, order_by) else {}
+    all_kinds = {target.name: kinds, **await _related_kinds(context, filter, target)}
+    return PageRequest.from_args(
+        to_ordering(order_by, target, kinds, Ordering()),
+        to_filter(filter, target, all_kinds) if filter else None,
+        first=first,
+        last=last,
+        after=after,
+        before=before,
+        default=context.settings.page_default,
+        maximum=context.settings.page_max,
+    )
+
+
+def _uses_custom_fields(filter: Any, order_by: Any) -> bool:
+    return bool(order_by and any(o.custom_field for o in order_by)) or bool(filter and _custom_in(filter))
+
+
+def _custom_in(value: Any) -> bool:
+    if not dataclasses.is_dataclass(value):
+        return False
+    for field in dataclasses.fields(value):
+        given = getattr(value, field.name)
+        if given is UNSET or given is None:
+            continue
+        if field.name == "custom_fields":
+            return True
+        nested = given if isinstance(given, list) else [given]
+        if any(_custom_in(item) for item in nested):
+            return True
+    return False
+
+
+async def _related_kinds(context: Context, filter: Any, target: Entity) -> dict[str, dict[str, str]]:
+    """Custom field kinds of every related entity whose filter uses custom fields."""
+    found: dict[str, dict[str, str]] = {}
+
+    async def walk(value: Any, current: Entity) -> None:
+        if not dataclasses.is_dataclass(value):
+            return
+        for field in dataclasses.fields(value):
+            given = getattr(value, field.name)
+            if given is UNSET or given is None:
+                continue
+            if field.name in current.relations:
+                related = entity(current.relations[field.name].target)
+                if _custom_in(given) and related.name not in found:
+                    found[related.name] = await loaders.custom_kinds(context, related.name)
+                await walk(given, related)
+            elif field.name in ("and_", "or_", "not_"):
+                for item in given if isinstance(given, list) else [given]:
+                    await walk(item, current)
+
+    if filter:
+        await walk(filter, target)
+    return found
+
+
+def connection_field(source: str, relation: str, *, description: str | None = None) -> Any:
+    """A to-many relation as a Relay connection (`Account.contacts(first:, filter:, orderBy:)`)."""
+    rel = entity(source).relations[relation]
+    target = entity(rel.target)
+    node = lazy(target.name)
+    filter_type = lazy(target.name, "Filter", "inputs")
+    order_type = lazy(target.name, "Order", "inputs")
+
+    async def resolve(
+        root: Any,
+        info: strawberry.Info,
+        first: int | None = UNSET,
+        after: str | None = UNSET,
+        last: int | None = UNSET,
+        before: str | None = UNSET,
+        filter: filter_type | None = UNSET,  # type: ignore[valid-type]
+        order_by: list[order_type] | None = UNSET,  # type: ignore[valid-type]
+    ) -> Connection[node]:  # type: ignore[valid-type]
+        context = _context(info)
+        request = await page_request(
+            context,
+            target,
+            filter=_given(filter),
+            order_by=_given(order_by),
+            first=_given(first),
+            last=_given(last),
+            after=_given(after),
+            before=_given(before),
+        )
+        field_node = id(info._raw_info.field_nodes[0])
+        parent = root.pk
+        tx, scope = context.tx, context.scope
+        page: reads.Page = await loaders.batched(
+            context,
+            ("page", field_node),
+            parent,
+            lambda parents: reads.pages(tx, target, rel.remote, parents, request, scope=scope),
+        )
+
+        async def count() -> int:
+            total: int = await loaders.batched(
+                context,
+                ("count", field_node),
+                parent,
+                lambda parents: reads.counts(tx, target, rel.remote, parents, request.filter, scope=scope),
+            )
+            return total
+
+        async def other_direction() -> bool:
+            found: bool = await loaders.batched(
+                context,
+                ("beyond", field_node),
+                parent,
+                lambda parents: reads.exists_beyond_per_parent(tx, target, rel.remote, parents, request, scope=scope),
+            )
+            return found
+
+        return _connection(target, page, request, count, other_direction)
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
+def root_connection(entity_name: str, *, description: str | None = None) -> Any:
+    """A top-level list of an entity as a Relay connection."""
+    target = entity(entity_name)
+    node = lazy(entity_name)
+    filter_type = lazy(entity_name, "Filter", "inputs")
+    order_type = lazy(entity_name, "Order", "inputs")
+
+    async def resolve(
+        info: strawberry.Info,
+        first: int | None = UNSET,
+        after: str | None = UNSET,
+        last: int | None = UNSET,
+        before: str | None = UNSET,
+        filter: filter_type | None = UNSET,  # type: ignore[valid-type]
+        order_by: list[order_type] | None = UNSET,  # type: ignore[valid-type]
+    ) -> Connection[node]:  # type: ignore[valid-type]
+        context = _context(info)
+        request = await page_request(
+            context,
+            target,
+            filter=_given(filter),
+            order_by=_given(order_by),
+            first=_given(first),
+            last=_given(last),
+            after=_given(after),
+            before=_given(before),
+        )
+        page = await reads.page(context.tx, target, request, scope=context.scope)
+
+        async def count() -> int:
+            return await reads.count(context.tx, target, request.filter, scope=context.scope)
+
+        async def other_direction() -> bool:
+            return await reads.exists_beyond(context.tx, target, request, scope=context.scope)
+
+        return _connection(target, page, request, count, other_direction)
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
+def _connection(
+    target: Entity,
+    page: reads.Page,
+    request: PageRequest,
+    count: Callable[[], Awaitable[int]],
+    other_direction: Callable[[], Awaitable[bool]],
+) -> Connection[Any]:
+    return connection(
+        [build(target.name, row) for row in page.rows],
+        [row["__cursor"] for row in page.rows],
+        has_more=page.has_more,
+        backward=request.backward,
+        count=count,
+        other_direction=other_direction,
+    )
+
+
+def _given(value: Any) -> Any:
+    return None if value is UNSET else value
+
+
+def root_node(entity_name: str, *, description: str | None = None) -> Any:
+    """A top-level `account(id: ID!)`: null when no such row is visible to the caller."""
+    target = entity(entity_name)
+
+    async def resolve(info: strawberry.Info, id: strawberry.ID) -> lazy(entity_name) | None:  # type: ignore[valid-type]
+        _, pk = from_global_id(id, expected=entity_name)
+        return build(entity_name, await loaders.row_by_id(_context(info), target, pk))
+
+    return strawberry.field(resolver=resolve, description=description)

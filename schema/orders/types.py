@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+
+from backend.models import OrderStatus, PaymentTerms
+from schema.fields import connection_field, node_type, to_one
+from schema.money import Money
+from schema.relay import Node
+
+
+@node_type("Order", total=lambda row: Money(amount=row["total"], currency=row["currency"]))
+@strawberry.type(description="A purchase by an account; its total is the sum of its lines.")
+class Order(Node):
+    number: str
+    status: OrderStatus
+    ordered_at: datetime
+    delivery_date: date | None
+    payment_terms: PaymentTerms
+    currency: str
+    total: Money
+    custom_fields: JSON
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[UUID]
+    row: strawberry.Private[Any]
+
+    account = to_one("Order", "account")
+    contact = to_one("Order", "contact")
+    lines = connection_field("Order", "lines")
+
+
+@node_type("OrderLine", amount=lambda row: row["quantity"] * row["unit_price"])
+@strawberry.type(description="One product on an order, in the order's currency.")
+class OrderLine(Node):
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal = strawberry.field(description="quantity × unitPrice")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[UUID]
+    row: strawberry.Private[Any]
+
+    order = to_one("OrderLine", "order")
+    product = to_one("OrderLine", "product")
