@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 import asyncpg
+import orjson
 from tortoise import Tortoise
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.connection import get_connections
@@ -52,6 +53,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     if settings.database_url is None:
         raise RuntimeError("RAPPORT_DATABASE_URL is not set")
     credentials = connect_kwargs(settings.database_url) | {
+        "init": _init_connection,
         "minsize": settings.db_pool_min,
         "maxsize": settings.db_pool_max,
         "server_settings": {
@@ -68,6 +70,17 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _encode_json(value: Any) -> str:
+    # Tortoise's JSONField hands over text it already encoded; everything else is encoded here.
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    """JSON columns read as Python values and accept them as parameters."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=_encode_json, decoder=orjson.loads)
 
 
 async def init_db(settings: Settings) -> None:

@@ -5,20 +5,27 @@ from __future__ import annotations
 import strawberry
 from strawberry.tools import merge_types
 
+from schema.accounts.mutations import Mutation as AccountMutation
 from schema.accounts.queries import Query as AccountQuery
 from schema.accounts.types import Account
+from schema.contacts.mutations import Mutation as ContactMutation
 from schema.contacts.queries import Query as ContactQuery
 from schema.contacts.types import Contact
+from schema.feedback.mutations import Mutation as FeedbackMutation
 from schema.feedback.queries import Query as FeedbackQuery
 from schema.feedback.types import Feedback
 from schema.nodes import Query as NodeQuery
+from schema.orders.mutations import Mutation as OrderMutation
 from schema.orders.queries import Query as OrderQuery
 from schema.orders.types import Order, OrderLine
+from schema.products.mutations import Mutation as ProductMutation
 from schema.products.queries import Query as ProductQuery
 from schema.products.types import Product
 from schema.scalars import SCALAR_OVERRIDES
+from schema.tickets.mutations import Mutation as TicketMutation
 from schema.tickets.queries import Query as TicketQuery
 from schema.tickets.types import Ticket
+from schema.users.mutations import Mutation as UserMutation
 from schema.users.queries import Query as UserQuery
 from schema.users.types import User
 from schema.viewer.queries import Query as ViewerQuery
@@ -38,8 +45,22 @@ Query = merge_types(
     ),
 )
 
+Mutation = merge_types(
+    "Mutation",
+    (
+        AccountMutation,
+        ContactMutation,
+        ProductMutation,
+        OrderMutation,
+        TicketMutation,
+        FeedbackMutation,
+        UserMutation,
+    ),
+)
+
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     types=[Account, Contact, Feedback, Order, OrderLine, Product, Ticket, User],
     scalar_overrides=SCALAR_OVERRIDES,
 )

@@ -7,9 +7,11 @@ from uuid import UUID
 import asyncpg
 from uuid_utils.compat import uuid7
 
+from backend import validation
 from backend.context import TenantContext
 from backend.errors import Conflict
 from backend.models import User
+from backend.records import Draft, Rules
 
 
 async def get(tx: TenantContext, user_id: UUID) -> User | None:
@@ -43,3 +45,17 @@ async def provision(tx: TenantContext, *, external_id: str, email: str, name: st
     user = await find_by_subject(tx, external_id)
     assert user is not None
     return user
+
+
+def _check(draft: Draft) -> None:
+    if draft.current is None and draft.values.get("email") is None:
+        draft.error("email", "email is required")
+    draft.check("email", validation.email)
+    draft.check("name", lambda v: validation.text(v, max_length=200) or "")
+    draft.check("external_id", lambda v: validation.text(v, max_length=255, required=True))
+    if draft.current is None and draft.values.get("external_id") is None and draft.values.get("email"):
+        # Without an identity-provider subject, the email is the subject until the user signs in.
+        draft.values["external_id"] = draft.values["email"]
+
+
+RULES = Rules(entity="User", references={}, check=_check)

@@ -1,0 +1,142 @@
+"""Row writes with RETURNING, so a response carries exactly what the database holds
+(including `version`/`updated_at` maintained by triggers) without a second query.
+
+Database errors that a client can cause become coded errors: a unique violation is CONFLICT
+on the field it concerns, a missing reference BAD_USER_INPUT, a row still referenced CONFLICT.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from backend.context import TenantContext
+from backend.errors import BadInput, Conflict, FieldError, NotFound
+from backend.query.entities import SQL_TYPES, Entity, Kind
+
+_KEY_COLUMNS = re.compile(r"Key \((?P<cols>[^)]*)\)")
+
+
+def _columns_sql(target: Entity) -> str:
+    return ", ".join(target.select_list)
+
+
+def _db_value(column_kind: Kind, value: Any) -> Any:
+    return getattr(value, "value", value) if column_kind is Kind.ENUM else value
+
+
+async def insert(tx: TenantContext, target: Entity, rows: Sequence[Mapping[str, Any]]) -> list[asyncpg.Record]:
+    """Insert rows (model field names -> values, all rows the same keys); returns them in order."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    columns = [target.column(n) for n in names]
+    arrays = ", ".join(
+        f"${i + 1}::{SQL_TYPES[c.kind] if c.kind is not Kind.ARRAY else 'text[]'}[]" for i, c in enumerate(columns)
+    )
+    sql = (
+        f"INSERT INTO {target.table} ({', '.join(c.db for c in columns)}) "
+        f"SELECT * FROM unnest({arrays}) RETURNING {_columns_sql(target)}"
+    )
+    values = [[_db_value(c.kind, row[c.name]) for row in rows] for c in columns]
+    async with _translated(target):
+        found = {r["id"]: r for r in await tx.fetch(sql, *values)}
+    return [found[row["id"]] for row in rows]
+
+
+async def update(
+    tx: TenantContext, target: Entity, pk: UUID, values: Mapping[str, Any], *, version: int | None = None
+) -> asyncpg.Record:
+    """Update one row; with `version`, only if nobody changed it since (else CONFLICT)."""
+    params: list[Any] = [tx.tenant_id, pk]
+    sets = []
+    for name, value in values.items():
+        column = target.column(name)
+        params.append(_db_value(column.kind, value))
+        sets.append(f"{column.db} = ${len(params)}")
+    where = "tenant_id = $1 AND id = $2"
+    if version is not None:
+        params.append(version)
+        where += f" AND version = ${len(params)}"
+    # An empty patch still bumps the version: the caller asked for an update and gets a fresh row.
+    assignments = ", ".join(sets) or "version = version"
+    sql = f"UPDATE {target.table} SET {assignments} WHERE {where} RETURNING {_columns_sql(target)}"
+    async with _translated(target):
+        row = await tx.fetchrow(sql, *params)
+    if row is None:
+        await _missing_or_stale(tx, target, pk, version)
+    assert row is not None
+    return row
+
+
+async def delete(tx: TenantContext, target: Entity, pk: UUID, *, version: int | None = None) -> None:
+    params: list[Any] = [tx.tenant_id, pk]
+    where = "tenant_id = $1 AND id = $2"
+    if version is not None:
+        params.append(version)
+        where += " AND version = $3"
+    async with _translated(target, deleting=True):
+        status = await tx.execute(f"DELETE FROM {target.table} WHERE {where}", *params)
+    if status == "DELETE 0":
+        await _missing_or_stale(tx, target, pk, version)
+
+
+async def _missing_or_stale(tx: TenantContext, target: Entity, pk: UUID, version: int | None) -> None:
+    current = await tx.fetchval(
+        f"SELECT version FROM {target.table} WHERE tenant_id = $1 AND id = $2", tx.tenant_id, pk
+    )
+    if current is None:
+        raise NotFound(f"{target.name} not found", field="id")
+    raise Conflict(
+        f"{target.name} was changed by someone else (version {current}, you had {version})",
+        field="version",
+        currentVersion=current,
+    )
+
+
+class _translated:
+    """Turn constraint violations a client can cause into coded errors."""
+
+    def __init__(self, target: Entity, *, deleting: bool = False) -> None:
+        self.target = target
+        self.deleting = deleting
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, asyncpg.UniqueViolationError):
+            field = _field_of(self.target, exc)
+            raise Conflict(f"another {self.target.name} has this {field}", field=field) from None
+        if isinstance(exc, asyncpg.ForeignKeyViolationError):
+            if self.deleting:
+                referencing = getattr(exc, "table_name", None) or "other records"
+                raise Conflict(
+                    f"this {self.target.name} is still referenced by {referencing}; remove or move them first"
+                ) from None
+            raise BadInput(
+                [FieldError(_field_of(self.target, exc), "refers to something that does not exist")]
+            ) from None
+        if isinstance(exc, asyncpg.CheckViolationError | asyncpg.NotNullViolationError | asyncpg.DataError):
+            raise BadInput([FieldError(_field_of(self.target, exc), "is not an accepted value")]) from None
+
+
+def _field_of(target: Entity, exc: asyncpg.PostgresError) -> str:
+    """The input field a violated constraint is about, from the column names Postgres reports."""
+    column = getattr(exc, "column_name", None)
+    if not column:
+        match = _KEY_COLUMNS.search(getattr(exc, "detail", "") or "")
+        names = [c.strip() for c in match["cols"].split(",")] if match else []
+        names = [n for n in names if n != "tenant_id"]
+        column = names[-1] if names else ""
+        column = column.removeprefix("lower(").removesuffix(")")
+    return _camel(column) if column else ""
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -1,0 +1,256 @@
+"""The generic write path every domain shares: create, update and delete, single or batched.
+
+A domain describes itself with `Rules` (which fields reference other entities, whether it has
+custom fields, and a function that checks and completes a draft). The engine does the rest
+for up to `MAX_BATCH` items in one transaction: it loads every referenced row with one query
+per target (so a missing or foreign id is reported, never written), validates custom fields
+against the tenant's definitions, collects every error with its path (`inputs.17.email`) and
+writes nothing unless all items are valid.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from uuid_utils.compat import uuid7
+
+from backend.context import TenantContext
+from backend.custom_fields import service as custom_fields
+from backend.errors import BadInput, Conflict, FieldError, NotFound
+from backend.query import reads, writes
+from backend.query.entities import Entity, entity
+
+MAX_BATCH = 500
+
+
+@dataclass(slots=True)
+class Draft:
+    """One item being written: its values (model field names) and what the rules may consult."""
+
+    values: dict[str, Any]
+    path: str
+    current: asyncpg.Record | None = None  # the row before an update
+    refs: Mapping[str, Mapping[UUID, asyncpg.Record]] = field(default_factory=dict)
+    errors: list[FieldError] = field(default_factory=list)
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.append(FieldError(f"{self.path}.{_camel(name)}" if self.path else _camel(name), message))
+
+    def get(self, name: str) -> Any:
+        """The value after the write: the new one if given, else the current one."""
+        if name in self.values:
+            return self.values[name]
+        return self.current[entity_column(self, name)] if self.current is not None else None
+
+    def ref(self, name: str) -> asyncpg.Record | None:
+        """The referenced row of a reference field (e.g. `account_id`), if set and found."""
+        pk = self.get(name)
+        return None if pk is None else self.refs.get(name, {}).get(pk)
+
+    def check(self, name: str, check: Callable[[Any], Any]) -> None:
+        """Replace a given value by `check(value)`, or record its ValueError as an error."""
+        if name in self.values:
+            try:
+                self.values[name] = check(self.values[name])
+            except ValueError as exc:
+                self.error(name, f"{_camel(name)} {exc}")
+
+
+def entity_column(draft: Draft, name: str) -> str:
+    return name  # model field names equal column names in this schema
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    entity: str
+    references: Mapping[str, str]  # reference field -> target entity, e.g. {"account_id": "Account"}
+    check: Callable[[Draft], None]  # validates and completes a draft (create and update)
+    custom_fields: bool = False
+    # Checks that need the database (cycles, numbering), after `check`, before anything is written.
+    prepare: Callable[[TenantContext, list[Draft]], Awaitable[None]] | None = None
+    # Follow-up writes for the rows created, updated or deleted (e.g. order totals).
+    after_write: Callable[[TenantContext, list[asyncpg.Record]], Awaitable[None]] | None = None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _batch_path(path: str, index: int, batch: bool) -> str:
+    return f"{path}.{index}" if batch else path
+
+
+def _check_size(items: Sequence[Any], path: str) -> None:
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise BadInput(f"a batch holds 1 to {MAX_BATCH} items", field=path)
+
+
+async def _load_references(tx: TenantContext, rules: Rules, drafts: list[Draft]) -> None:
+    wanted: dict[str, set[UUID]] = defaultdict(set)
+    for draft in drafts:
+        for name in rules.references:
+            value = draft.values.get(name)
+            if value is not None:
+                wanted[name].add(value)
+    by_target: dict[str, dict[UUID, asyncpg.Record]] = {}
+    for target_name in {rules.references[n] for n in wanted}:
+        ids = set().union(*(wanted[n] for n in wanted if rules.references[n] == target_name))
+        by_target[target_name] = await reads.by_ids(tx, entity(target_name), list(ids))
+    refs = {name: by_target[rules.references[name]] for name in wanted}
+    for draft in drafts:
+        draft.refs = refs
+        for name, target_name in rules.references.items():
+            value = draft.values.get(name)
+            if value is not None and value not in refs[name]:
+                draft.error(name, f"no {target_name} with this id")
+
+
+async def _validate_custom_fields(tx: TenantContext, rules: Rules, drafts: list[Draft], *, creating: bool) -> None:
+    if not rules.custom_fields or not (creating or any("custom_fields" in d.values for d in drafts)):
+        return
+    for draft in drafts:
+        given = draft.values.get("custom_fields") or {}
+        if not isinstance(given, dict):
+            draft.error("custom_fields", "customFields must be an object of key: value")
+            continue
+        current = draft.current["custom_fields"] if draft.current is not None else {}
+        try:
+            draft.values["custom_fields"] = await custom_fields.validate(tx, rules.entity, given, current=current)
+        except BadInput as exc:
+            draft.errors.extend(exc.prefixed(draft.path).errors if draft.path else exc.errors)
+
+
+async def _check(tx: TenantContext, rules: Rules, drafts: list[Draft], known: Sequence[FieldError]) -> None:
+    for draft in drafts:
+        rules.check(draft)
+    if rules.prepare is not None and not known and not any(d.errors for d in drafts):
+        await rules.prepare(tx, drafts)
+    errors = [*known, *(e for d in drafts for e in d.errors)]
+    if errors:
+        raise BadInput(sorted(errors, key=lambda e: _path_key(e.field)))
+
+
+def _path_key(path: str) -> list[tuple[int, int | str]]:
+    """Sort error paths naturally (inputs.2 before inputs.10)."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in path.split(".")]
+
+
+async def create(
+    tx: TenantContext,
+    rules: Rules,
+    items: Sequence[dict[str, Any]],
+    *,
+    path: str,
+    batch: bool,
+    paths: Sequence[str] | None = None,
+    known_errors: Sequence[FieldError] = (),
+) -> list[asyncpg.Record]:
+    """Create rows; `paths` overrides the error path of each item (nested inputs such as order lines).
+
+    `known_errors` (found by the caller, e.g. malformed ids) are reported together with the
+    engine's own, and nothing is written while there are any.
+    """
+    if batch:
+        _check_size(items, path)
+    drafts = [
+        Draft({"id": uuid7(), **item}, paths[i] if paths is not None else _batch_path(path, i, batch))
+        for i, item in enumerate(items)
+    ]
+    await _load_references(tx, rules, drafts)
+    await _validate_custom_fields(tx, rules, drafts, creating=True)
+    await _check(tx, rules, drafts, known_errors)
+    target = entity(rules.entity)
+    rows = await writes.insert(tx, target, [_complete(target, {"tenant_id": tx.tenant_id, **d.values}) for d in drafts])
+    if rules.after_write is not None:
+        await rules.after_write(tx, rows)
+    return rows
+
+
+_DB_MAINTAINED = frozenset({"created_at", "updated_at"})
+
+
+def _complete(target: Entity, values: dict[str, Any]) -> dict[str, Any]:
+    """Every column of a multi-row INSERT needs a value: missing ones take the model's default."""
+    complete = {}
+    for name in target.columns:
+        if name in _DB_MAINTAINED:
+            continue
+        if name in values:
+            complete[name] = values[name]
+            continue
+        field = target.model._meta.fields_map[name]
+        default = field.default
+        complete[name] = default() if callable(default) else default
+    return complete
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    id: UUID | None  # None: the caller could not read the id (its error is reported already)
+    values: dict[str, Any]
+    version: int | None = None
+
+
+async def update(
+    tx: TenantContext,
+    rules: Rules,
+    changes: Sequence[Change],
+    *,
+    path: str,
+    batch: bool,
+    known_errors: Sequence[FieldError] = (),
+) -> list[asyncpg.Record]:
+    if batch:
+        _check_size(changes, path)
+    target = entity(rules.entity)
+    current = await reads.by_ids(tx, target, [c.id for c in changes if c.id is not None])
+    drafts = []
+    for i, change in enumerate(changes):
+        if change.id is None:  # a malformed id, already among known_errors
+            continue
+        where = _batch_path(path, i, batch)
+        row = current.get(change.id)
+        if row is None:
+            raise NotFound(f"{rules.entity} not found", field=f"{where}.id" if batch else "id")
+        if change.version is not None and change.version != row["version"]:
+            raise Conflict(
+                f"{rules.entity} was changed by someone else (version {row['version']}, you had {change.version})",
+                field=f"{where}.version" if batch else "version",
+                currentVersion=row["version"],
+            )
+        drafts.append(Draft(dict(change.values), f"{where}.input" if batch else "input", current=row))
+    await _load_references(tx, rules, drafts)
+    await _validate_custom_fields(tx, rules, drafts, creating=False)
+    await _check(tx, rules, drafts, known_errors)
+    rows = []
+    for change, draft in zip(changes, drafts, strict=True):
+        assert change.id is not None, "malformed ids were reported by _check"
+        rows.append(await writes.update(tx, target, change.id, draft.values, version=change.version))
+    if rules.after_write is not None:
+        await rules.after_write(tx, rows)
+    return rows
+
+
+async def delete(tx: TenantContext, rules: Rules, changes: Sequence[Change], *, path: str, batch: bool) -> list[UUID]:
+    if batch:
+        _check_size(changes, path)
+    target: Entity = entity(rules.entity)
+    ids = [c.id for c in changes if c.id is not None]
+    current = await reads.by_ids(tx, target, ids) if rules.after_write else {}
+    for i, change in enumerate(changes):
+        assert change.id is not None, "malformed ids are rejected before deleting"
+        try:
+            await writes.delete(tx, target, change.id, version=change.version)
+        except (NotFound, Conflict) as exc:
+            if batch:
+                exc.extensions["field"] = f"{_batch_path(path, i, batch)}.{exc.extensions.get('field', 'id')}"
+            raise
+    if rules.after_write is not None:
+        await rules.after_write(tx, list(current.values()))
+    return ids

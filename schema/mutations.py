@@ -1,0 +1,222 @@
+"""Create / update / delete mutations for every type, single and batched, built one way.
+
+`crud_fields("Account", RULES, AccountCreateInput, AccountUpdateInput)` returns the six
+fields `accountCreate`, `accountsCreate`, `accountUpdate`, `accountsUpdate`, `accountDelete`,
+`accountsDelete` with their payload types. Resolvers only translate inputs (global ids become
+row ids, every bad id reported with its path) and call the shared write path in
+backend.records, which holds the rules. `idempotencyKey` is handled by the executor before
+resolvers run; it is declared here so that every mutation accepts it.
+
+Like schema/fields.py, this module keeps real annotations (no postponed evaluation): the
+resolvers and payload types it builds are read by strawberry.
+"""
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from enum import Enum
+from types import GenericAlias
+from typing import Any, TypeVar
+
+import asyncpg
+import strawberry
+from strawberry import UNSET
+
+from backend.context import TenantContext
+from backend.errors import BadInput, FieldError
+from backend.query.entities import entity
+from backend.records import Change, Rules, create, delete, update
+from schema.fields import build, lazy
+from schema.relay import from_global_id
+
+CreateFn = Callable[[TenantContext, list[dict[str, Any]], str, bool, list[FieldError]], Awaitable[list[asyncpg.Record]]]
+
+IDEMPOTENCY_HELP = "Retrying with the same key and arguments returns the first result and writes nothing."
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def input_values(value: Any, entity_name: str, path: str, errors: list[FieldError]) -> dict[str, Any]:
+    """The set fields of a mutation input as model values; `xId` global ids become row ids."""
+    target = entity(entity_name)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(value):
+        given = getattr(value, field.name)
+        if given is UNSET:
+            continue
+        name = field.name
+        here = f"{path}.{_camel(name)}"
+        relation = target.relations.get(name.removesuffix("_id")) if name.endswith("_id") else None
+        if relation is not None and relation.kind == "one":
+            if given is not None:
+                try:
+                    given = from_global_id(given, expected=relation.target, field=here)[1]
+                except BadInput as exc:
+                    errors.extend(exc.errors)
+                    continue
+        elif isinstance(given, list) and given and dataclasses.is_dataclass(given[0]):
+            nested = target.relations[name].target
+            given = [input_values(item, nested, f"{here}.{i}", errors) for i, item in enumerate(given)]
+        elif isinstance(given, Enum):
+            given = given.value
+        values[name] = given
+    return values
+
+
+def _decode_id(value: str, entity_name: str, field: str, errors: list[FieldError]) -> Any:
+    try:
+        return from_global_id(value, expected=entity_name, field=field)[1]
+    except BadInput as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def typed(returns: Any, **parameters: Any) -> Callable[[F], F]:
+    """Give a generated resolver the real annotations strawberry reads (types made at run time)."""
+
+    def apply(resolver: F) -> F:
+        resolver.__annotations__.update(parameters, **{"return": returns})
+        return resolver
+
+    return apply
+
+
+def _payload(name: str, field_name: str, annotation: Any, description: str) -> type:
+    cls = type(name, (), {"__annotations__": {field_name: annotation}, "__module__": __name__})
+    return strawberry.type(cls, description=description)
+
+
+def crud_fields(
+    entity_name: str,
+    rules: Rules,
+    create_input: type,
+    update_input: type,
+    *,
+    plural: str | None = None,
+    create_fn: CreateFn | None = None,
+) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """The six mutation fields of an entity, in the order: create, batch create, update, batch
+    update, delete, batch delete."""
+    single = entity_name[0].lower() + entity_name[1:]
+    many = plural or single + "s"
+    node = lazy(entity_name)
+
+    async def do_create(
+        tx: TenantContext, items: list[dict[str, Any]], path: str, batch: bool, errors: list[FieldError]
+    ) -> list[asyncpg.Record]:
+        if create_fn is not None:
+            return await create_fn(tx, items, path, batch, errors)
+        return await create(tx, rules, items, path=path, batch=batch, known_errors=errors)
+
+    nodes = GenericAlias(list, (node,))
+    one_payload = _payload(f"{entity_name}CreatePayload", single, node, f"The created {entity_name}.")
+    many_payload = _payload(f"{_upper(many)}CreatePayload", many, nodes, f"The created {many}, in input order.")
+    updated_payload = _payload(f"{entity_name}UpdatePayload", single, node, f"The {entity_name} after the update.")
+    many_updated = _payload(f"{_upper(many)}UpdatePayload", many, nodes, f"The {many} after the update.")
+    deleted_payload = _payload(
+        f"{entity_name}DeletePayload", "deleted_id", strawberry.ID, "The id of the deleted object."
+    )
+    many_deleted = _payload(f"{_upper(many)}DeletePayload", "deleted_ids", list[strawberry.ID], "The deleted ids.")
+    update_item = strawberry.input(
+        type(
+            f"{entity_name}UpdateItem",
+            (),
+            {
+                "__annotations__": {"id": strawberry.ID, "input": update_input, "version": int | None},
+                "version": None,
+                "__module__": __name__,
+            },
+        ),
+        description=f"One {entity_name} to update; with `version`, only if it is still that version.",
+    )
+
+    @typed(one_payload, input=create_input)
+    async def create_one(info: strawberry.Info, input: Any, idempotency_key: str | None = UNSET) -> Any:
+        errors: list[FieldError] = []
+        values = input_values(input, entity_name, "input", errors)
+        rows = await do_create(info.context.tx, [values], "input", False, errors)
+        return one_payload(**{single: build(entity_name, rows[0])})
+
+    @typed(many_payload, inputs=GenericAlias(list, (create_input,)))
+    async def create_many(info: strawberry.Info, inputs: list[Any], idempotency_key: str | None = UNSET) -> Any:
+        errors: list[FieldError] = []
+        items = [input_values(item, entity_name, f"inputs.{i}", errors) for i, item in enumerate(inputs)]
+        rows = await do_create(info.context.tx, items, "inputs", True, errors)
+        return many_payload(**{many: [build(entity_name, r) for r in rows]})
+
+    @typed(updated_payload, input=update_input)
+    async def update_one(
+        info: strawberry.Info,
+        id: strawberry.ID,
+        input: Any,
+        version: int | None = UNSET,
+        idempotency_key: str | None = UNSET,
+    ) -> Any:
+        errors: list[FieldError] = []
+        pk = _decode_id(id, entity_name, "id", errors)
+        values = input_values(input, entity_name, "input", errors)
+        if pk is None:
+            _raise(errors)
+        change = Change(pk, values, None if version is UNSET else version)
+        rows = await update(info.context.tx, rules, [change], path="input", batch=False, known_errors=errors)
+        return updated_payload(**{single: build(entity_name, rows[0])})
+
+    @typed(many_updated, inputs=GenericAlias(list, (update_item,)))
+    async def update_many(info: strawberry.Info, inputs: list[Any], idempotency_key: str | None = UNSET) -> Any:
+        errors: list[FieldError] = []
+        changes = [
+            Change(
+                _decode_id(item.id, entity_name, f"inputs.{i}.id", errors),
+                input_values(item.input, entity_name, f"inputs.{i}.input", errors),
+                item.version,
+            )
+            for i, item in enumerate(inputs)
+        ]
+        rows = await update(info.context.tx, rules, changes, path="inputs", batch=True, known_errors=errors)
+        return many_updated(**{many: [build(entity_name, r) for r in rows]})
+
+    @typed(deleted_payload)
+    async def delete_one(
+        info: strawberry.Info, id: strawberry.ID, version: int | None = UNSET, idempotency_key: str | None = UNSET
+    ) -> Any:
+        errors: list[FieldError] = []
+        pk = _decode_id(id, entity_name, "id", errors)
+        _raise(errors)
+        change = Change(pk, {}, None if version is UNSET else version)
+        await delete(info.context.tx, rules, [change], path="", batch=False)
+        return deleted_payload(deleted_id=id)
+
+    @typed(many_deleted)
+    async def delete_many(info: strawberry.Info, ids: list[strawberry.ID], idempotency_key: str | None = UNSET) -> Any:
+        errors: list[FieldError] = []
+        changes = [Change(_decode_id(v, entity_name, f"ids.{i}", errors), {}) for i, v in enumerate(ids)]
+        _raise(errors)
+        await delete(info.context.tx, rules, changes, path="ids", batch=True)
+        return many_deleted(deleted_ids=ids)
+
+    def field(resolver: Callable[..., Any], text: str) -> Any:
+        return strawberry.field(resolver=resolver, description=text)
+
+    a = "an" if entity_name[0] in "AEIOU" else "a"
+    return (
+        field(create_one, f"Create {a} {entity_name}. {IDEMPOTENCY_HELP}"),
+        field(create_many, f"Create up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
+        field(update_one, f"Change {a} {entity_name}; pass the version you read to refuse stale updates."),
+        field(update_many, f"Change up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
+        field(delete_one, f"Delete {a} {entity_name}. {IDEMPOTENCY_HELP}"),
+        field(delete_many, f"Delete up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
+    )
+
+
+def _upper(name: str) -> str:
+    return name[0].upper() + name[1:]
+
+
+def _raise(errors: Sequence[FieldError]) -> None:
+    if errors:
+        raise BadInput(errors)
