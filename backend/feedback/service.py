@@ -33,7 +33,7 @@ def _check(draft: Draft) -> None:
         if allowed is None and score is not None:
             draft.error("score", "free-text feedback has no score")
         elif allowed is not None and (score is None or score not in allowed):
-            draft.error("score", f"a {kind.value.upper()} score is {allowed.start} to {allowed.stop - 1}")
+            draft.error("score", f"{kind.value.upper()} scores are {allowed.start} to {allowed.stop - 1}")
         elif draft.values.get("sentiment") is None and ("score" in draft.values or draft.current is None):
             draft.values["sentiment"] = sentiment_of(kind, score)
     account = draft.get("account_id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ def _check_order(draft: Draft) -> None:
         for name in ("account_id", "currency"):
             if draft.values.get(name) is None:
                 draft.error(name, f"{name.removesuffix('_id')} is required")
+        if draft.values.get("ordered_at") is None:
+            draft.values["ordered_at"] = dt.datetime.now(dt.UTC)
     draft.check("currency", validation.currency)
     draft.check("number", lambda v: validation.text(v, max_length=64, required=True))
     if (
