@@ -18,13 +18,16 @@ from graphql import ExecutionResult, GraphQLError, OperationType, execute
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.utils.await_maybe import await_maybe
 
+from backend import idempotency
 from backend.auth import Principal
+from backend.context import TenantContext
 from backend.db import tenant_transaction
-from backend.errors import AppError, BadInput
+from backend.errors import AppError, BadInput, Conflict
 from backend.settings import Settings
 from schema.context import Context
 from schema.documents import DocumentCache
 from schema.errors import format_errors
+from schema.idempotency import KeyedField, keyed_fields
 from schema.limits import check_cost, check_shape, estimate_cost
 
 
@@ -102,9 +105,18 @@ class GraphQLExecutor:
         assert prepared.document is not None
         readonly = operation.operation is OperationType.QUERY
         try:
+            keyed: list[KeyedField] = []
+            if operation.operation is OperationType.MUTATION:
+                fields, keyed = keyed_fields(operation, prepared.fragments, request.variables)
+                if len({k.key for k in keyed}) != len(keyed):
+                    raise BadInput("each mutation of an operation needs its own idempotencyKey", field="idempotencyKey")
             async with tenant_transaction(
                 principal.tenant_id, actor=principal.actor, readonly=readonly, request_id=request_id
             ) as tx:
+                if keyed:
+                    replayed = await self._replay(tx, keyed, len(fields))
+                    if replayed is not None:
+                        return _encode(replayed, None, extensions)
                 context = Context(principal=principal, tx=tx, settings=self.settings, request_id=request_id)
                 result = await await_maybe(
                     execute(
@@ -119,10 +131,35 @@ class GraphQLExecutor:
                 assert isinstance(result, ExecutionResult)
                 if result.errors and not readonly:
                     raise _Rollback(result)
+                for item in keyed:
+                    assert result.data is not None
+                    await idempotency.remember(tx, item.key, result.data[item.response_key])
         except _Rollback as rollback:
             return _encode(None, format_errors(list(rollback.result.errors or ()), request_id), extensions)
+        except AppError as error:
+            return _encode(
+                None, format_errors([GraphQLError(error.message, original_error=error)], request_id), extensions
+            )
         errors = format_errors(list(result.errors), request_id) if result.errors else None
         return _encode(result.data, errors, extensions)
+
+    async def _replay(self, tx: TenantContext, keyed: list[KeyedField], root_fields: int) -> dict[str, Any] | None:
+        """The stored data when this operation ran before; None when it is new (keys now claimed)."""
+        claims = [await idempotency.claim(tx, item.key, item.request_hash) for item in keyed]
+        replays = [claim for claim in claims if claim.replay is not None]
+        if not replays:
+            return None
+        if len(replays) != root_fields:
+            raise Conflict(
+                "this operation mixes an already used idempotencyKey with new mutations: "
+                "retry the earlier mutation on its own",
+                field="idempotencyKey",
+            )
+        return {item.response_key: claim.replay for item, claim in zip(keyed, claims, strict=True)}
+
+
+def _app_errors(error: AppError, request_id: str) -> list[dict[str, Any]]:
+    return format_errors([GraphQLError(error.message, original_error=error)], request_id)
 
 
 def _encode(data: Any, errors: list[dict[str, Any]] | None, extensions: dict[str, Any]) -> bytes:
