@@ -98,9 +98,7 @@ class GraphQLExecutor:
         except GraphQLError as error:
             return _encode(None, format_errors([error], request_id), extensions)
         except AppError as error:
-            return _encode(
-                None, format_errors([GraphQLError(error.message, original_error=error)], request_id), extensions
-            )
+            return _encode(None, _app_errors(error, request_id), extensions)
 
         assert prepared.document is not None
         readonly = operation.operation is OperationType.QUERY
@@ -137,9 +135,7 @@ class GraphQLExecutor:
         except _Rollback as rollback:
             return _encode(None, format_errors(list(rollback.result.errors or ()), request_id), extensions)
         except AppError as error:
-            return _encode(
-                None, format_errors([GraphQLError(error.message, original_error=error)], request_id), extensions
-            )
+            return _encode(None, _app_errors(error, request_id), extensions)
         errors = format_errors(list(result.errors), request_id) if result.errors else None
         return _encode(result.data, errors, extensions)
 
