@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked
 
-.PHONY: help install run test lint fmt migrate bench
+.PHONY: help install run test lint fmt migrate bench schema
 
 help:
 	@echo "make run      start the API with a project-local Postgres, a demo tenant and GraphiQL"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint     ruff + mypy"
 	@echo "make fmt      format and auto-fix"
 	@echo "make migrate  apply migrations to RAPPORT_OWNER_DATABASE_URL (or RAPPORT_DATABASE_URL)"
+	@echo "make schema   regenerate schema/schema.graphql from the code"
 	@echo "make bench    benchmark against PostGraphile and raw asyncpg (../shared/bench)"
 
 install:
@@ -35,3 +36,6 @@ fmt: install
 
 migrate: install
 	$(RUN) python -m backend.cli migrate
+
+schema: install
+	$(RUN) python -m schema

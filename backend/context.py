@@ -42,6 +42,11 @@ class TenantContext:
     request_id: str | None
     readonly: bool
     _client: TransactionWrapper = field(repr=False)
+    statements: int | None = None  # counted when the transaction was opened with count_statements
+
+    def count_statement(self, record: object) -> None:
+        if self.statements is not None:
+            self.statements += 1
 
     @property
     def connection(self) -> asyncpg.Connection:

@@ -113,11 +113,13 @@ async def tenant_transaction(
     actor: Actor = SYSTEM_ACTOR,
     readonly: bool = False,
     request_id: str | None = None,
+    count_statements: bool = False,
 ) -> AsyncIterator[TenantContext]:
     """One transaction on one connection with `app.tenant_id` set; commits on success.
 
     Read-only transactions use REPEATABLE READ so that every statement of a request (one per
-    DataLoader level) sees the same snapshot.
+    DataLoader level) sees the same snapshot. With `count_statements`, `TenantContext.statements`
+    counts the statements run inside (not BEGIN, the settings or COMMIT).
     """
     if not isinstance(tenant_id, UUID):
         raise TypeError("tenant_id must be a UUID")
@@ -132,11 +134,17 @@ async def tenant_transaction(
             wrapper = TransactionWrapper(client)
             wrapper._connection = conn
             wrapper.transaction = transaction
+            context = TenantContext(tenant_id, actor, request_id, readonly, wrapper)
+            if count_statements:
+                context.statements = 0
+                conn.add_query_logger(context.count_statement)
             token = connections.set(CONNECTION, wrapper)
             try:
-                yield TenantContext(tenant_id, actor, request_id, readonly, wrapper)
+                yield context
             finally:
                 connections.reset(token)
+                if count_statements:
+                    conn.remove_query_logger(context.count_statement)
         except BaseException:
             if not conn.is_closed():
                 # A broken connection cannot roll back; the pool discards it on release.

@@ -23,7 +23,7 @@ from backend.auth import Principal
 from backend.context import TenantContext
 from backend.db import tenant_transaction
 from backend.errors import AppError, BadInput, Conflict
-from backend.settings import Settings
+from backend.settings import Environment, Settings
 from schema.context import Context
 from schema.documents import DocumentCache
 from schema.errors import format_errors
@@ -67,6 +67,8 @@ class GraphQLExecutor:
             self.graphql_schema, max_tokens=settings.max_tokens, introspection=settings.introspection_enabled
         )
         self._executor_kwargs = execution_context_class_kwargs(schema.execution_context_class)
+        # Development mode reports in `extensions.plan` which path answered and how many statements ran.
+        self.explain = settings.environment is Environment.DEV
 
     async def run(
         self, principal: Principal, request: OperationRequest, *, request_id: str, allow_mutations: bool = True
@@ -109,7 +111,11 @@ class GraphQLExecutor:
                 if len({k.key for k in keyed}) != len(keyed):
                     raise BadInput("each mutation of an operation needs its own idempotencyKey", field="idempotencyKey")
             async with tenant_transaction(
-                principal.tenant_id, actor=principal.actor, readonly=readonly, request_id=request_id
+                principal.tenant_id,
+                actor=principal.actor,
+                readonly=readonly,
+                request_id=request_id,
+                count_statements=self.explain,
             ) as tx:
                 if keyed:
                     replayed = await self._replay(tx, keyed, len(fields))
@@ -132,6 +138,8 @@ class GraphQLExecutor:
                 for item in keyed:
                     assert result.data is not None
                     await idempotency.remember(tx, item.key, result.data[item.response_key])
+                if self.explain:
+                    extensions["plan"] = {"path": "executor", "statements": tx.statements}
         except _Rollback as rollback:
             return _encode(None, format_errors(list(rollback.result.errors or ()), request_id), extensions)
         except AppError as error:
