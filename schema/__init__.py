@@ -8,6 +8,7 @@ from strawberry.tools import merge_types
 from schema.accounts.mutations import Mutation as AccountMutation
 from schema.accounts.queries import Query as AccountQuery
 from schema.accounts.types import Account
+from schema.analytics.queries import Query as AnalyticsQuery
 from schema.contacts.mutations import Mutation as ContactMutation
 from schema.contacts.queries import Query as ContactQuery
 from schema.contacts.types import Contact
@@ -22,6 +23,7 @@ from schema.products.mutations import Mutation as ProductMutation
 from schema.products.queries import Query as ProductQuery
 from schema.products.types import Product
 from schema.scalars import SCALAR_OVERRIDES
+from schema.search.queries import Query as SearchQuery
 from schema.tickets.mutations import Mutation as TicketMutation
 from schema.tickets.queries import Query as TicketQuery
 from schema.tickets.types import Ticket
@@ -42,6 +44,8 @@ Query = merge_types(
         TicketQuery,
         FeedbackQuery,
         UserQuery,
+        SearchQuery,
+        AnalyticsQuery,
     ),
 )
 
