@@ -12,6 +12,8 @@ from schema.analytics.queries import Query as AnalyticsQuery
 from schema.contacts.mutations import Mutation as ContactMutation
 from schema.contacts.queries import Query as ContactQuery
 from schema.contacts.types import Contact
+from schema.custom_fields.mutations import Mutation as CustomFieldMutation
+from schema.custom_fields.queries import Query as CustomFieldQuery
 from schema.feedback.mutations import Mutation as FeedbackMutation
 from schema.feedback.queries import Query as FeedbackQuery
 from schema.feedback.types import Feedback
@@ -46,6 +48,7 @@ Query = merge_types(
         UserQuery,
         SearchQuery,
         AnalyticsQuery,
+        CustomFieldQuery,
     ),
 )
 
@@ -59,6 +62,7 @@ Mutation = merge_types(
         TicketMutation,
         FeedbackMutation,
         UserMutation,
+        CustomFieldMutation,
     ),
 )
 

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.relay import Node
 from schema.users.types import User
 
 
 @strawberry.type(description="The organisation whose data this API serves.")
-class Tenant(Node):
+class Tenant:
+    id: strawberry.ID
     name: str
     slug: str
 
