@@ -125,6 +125,20 @@ class Api:
         body: dict[str, Any] = response.json()
         return body
 
+    async def data(self, tenant: Tenant, query: str, variables: dict[str, Any] | None = None, **token: Any) -> Any:
+        """The `data` of a query that must succeed."""
+        body = await self.graphql(tenant, query, variables, **token)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def errors(
+        self, tenant: Tenant, query: str, variables: dict[str, Any] | None = None, **token: Any
+    ) -> list[dict[str, Any]]:
+        """The errors of a request that must fail: [{code, field, message, ...}]."""
+        body = await self.graphql(tenant, query, variables, **token)
+        assert "errors" in body, body
+        return [{**e.get("extensions", {}), "message": e["message"]} for e in body["errors"]]
+
 
 @pytest.fixture(scope="session")
 async def api(settings: Settings, app_db: None) -> AsyncIterator[Api]:

@@ -7,7 +7,6 @@ on the field it concerns, a missing reference BAD_USER_INPUT, a row still refere
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -17,8 +16,6 @@ import asyncpg
 from backend.context import TenantContext
 from backend.errors import BadInput, Conflict, FieldError, NotFound
 from backend.query.entities import SQL_TYPES, Entity, Kind
-
-_KEY_COLUMNS = re.compile(r"Key \((?P<cols>[^)]*)\)")
 
 
 def _columns_sql(target: Entity) -> str:
@@ -126,14 +123,20 @@ class _translated:
 
 
 def _field_of(target: Entity, exc: asyncpg.PostgresError) -> str:
-    """The input field a violated constraint is about, from the column names Postgres reports."""
+    """The input field a violated constraint is about.
+
+    Under row-level security Postgres leaves out the DETAIL that names the key columns, so
+    the constraint name says it: `<table>_<column>_key` or `<table>_<relation>_fk`.
+    """
     column = getattr(exc, "column_name", None)
     if not column:
-        match = _KEY_COLUMNS.search(getattr(exc, "detail", "") or "")
-        names = [c.strip() for c in match["cols"].split(",")] if match else []
-        names = [n for n in names if n != "tenant_id"]
-        column = names[-1] if names else ""
-        column = column.removeprefix("lower(").removesuffix(")")
+        name = getattr(exc, "constraint_name", None) or ""
+        column = name.removeprefix(f"{target.table}_")
+        for suffix in ("_fkey", "_key", "_check", "_fk"):
+            column = column.removesuffix(suffix)
+        if column not in target.columns:
+            # foreign keys are named after the relation: accounts_parent_fk -> parent_id
+            column = f"{column}_id" if f"{column}_id" in target.columns else ""
     return _camel(column) if column else ""
 
 
