@@ -21,7 +21,7 @@ from backend.query.reads import PageRequest
 from backend.query.sql import Ordering
 from schema import loaders
 from schema.context import Context
-from schema.filters import to_filter, to_ordering
+from schema.filters import custom_field_entities, graphql_value, to_filter, to_ordering
 from schema.pagination import Connection, connection
 from schema.relay import from_global_id, to_global_id
 
@@ -138,11 +138,13 @@ async def page_request(
     after: str | None,
     before: str | None,
 ) -> PageRequest:
-    kinds = await loaders.custom_kinds(context, target.name) if _uses_custom_fields(filter, order_by) else {}
-    all_kinds = {target.name: kinds, **await _related_kinds(context, filter, target)}
+    filter_value, orders = graphql_value(filter), graphql_value(order_by)
+    kinds = {
+        name: await loaders.custom_kinds(context, name) for name in custom_field_entities(target, filter_value, orders)
+    }
     return PageRequest.from_args(
-        to_ordering(order_by, target, kinds, Ordering()),
-        to_filter(filter, target, all_kinds) if filter else None,
+        to_ordering(orders, target, kinds.get(target.name, {}), Ordering()),
+        to_filter(filter_value, target, kinds),
         first=first,
         last=last,
         after=after,
@@ -150,50 +152,6 @@ async def page_request(
         default=context.settings.page_default,
         maximum=context.settings.page_max,
     )
-
-
-def _uses_custom_fields(filter: Any, order_by: Any) -> bool:
-    return bool(order_by and any(o.custom_field for o in order_by)) or bool(filter and _custom_in(filter))
-
-
-def _custom_in(value: Any) -> bool:
-    if not dataclasses.is_dataclass(value):
-        return False
-    for field in dataclasses.fields(value):
-        given = getattr(value, field.name)
-        if given is UNSET or given is None:
-            continue
-        if field.name == "custom_fields":
-            return True
-        nested = given if isinstance(given, list) else [given]
-        if any(_custom_in(item) for item in nested):
-            return True
-    return False
-
-
-async def _related_kinds(context: Context, filter: Any, target: Entity) -> dict[str, dict[str, str]]:
-    """Custom field kinds of every related entity whose filter uses custom fields."""
-    found: dict[str, dict[str, str]] = {}
-
-    async def walk(value: Any, current: Entity) -> None:
-        if not dataclasses.is_dataclass(value):
-            return
-        for field in dataclasses.fields(value):
-            given = getattr(value, field.name)
-            if given is UNSET or given is None:
-                continue
-            if field.name in current.relations:
-                related = entity(current.relations[field.name].target)
-                if _custom_in(given) and related.name not in found:
-                    found[related.name] = await loaders.custom_kinds(context, related.name)
-                await walk(given, related)
-            elif field.name in ("and_", "or_", "not_"):
-                for item in given if isinstance(given, list) else [given]:
-                    await walk(item, current)
-
-    if filter:
-        await walk(filter, target)
-    return found
 
 
 def connection_field(source: str, relation: str, *, description: str | None = None) -> Any:

@@ -7,9 +7,8 @@ related row matches), `customFields` holds conditions on tenant-defined fields, 
 same way and every path of a bad value is reported (`filter.owner.email.contains`).
 """
 
-import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -22,7 +21,7 @@ from backend.custom_fields.service import coerce
 from backend.errors import BadInput, FieldError
 from backend.query.entities import Entity, entity
 from backend.query.filters import And, Compare, CustomField, Filter, Not, Op, Or, Related, all_of
-from backend.query.sql import Ordering, SortKey
+from backend.query.sql import Deferred, Ordering, SortKey
 from schema.relay import from_global_id
 
 T = TypeVar("T")
@@ -31,15 +30,15 @@ E = TypeVar("E", bound=Enum)
 _OPS = {
     "eq": Op.EQ,
     "ne": Op.NE,
-    "in_": Op.IN,
-    "not_in": Op.NOT_IN,
+    "in": Op.IN,
+    "notIn": Op.NOT_IN,
     "lt": Op.LT,
     "lte": Op.LTE,
     "gt": Op.GT,
     "gte": Op.GTE,
     "contains": Op.CONTAINS,
-    "starts_with": Op.STARTS_WITH,
-    "is_null": Op.IS_NULL,
+    "startsWith": Op.STARTS_WITH,
+    "isNull": Op.IS_NULL,
 }
 
 
@@ -133,13 +132,34 @@ class CustomFieldFilter:
     is_null: bool | None = UNSET
 
 
-_COMBINATORS = {"and_", "or_", "not_"}
+def graphql_value(value: Any) -> Any:
+    """A strawberry input object as the dict graphql-core coerces it to (GraphQL field names).
+
+    Both execution paths translate these dicts, so a filter means the same on both.
+    """
+    if isinstance(value, list):
+        return [graphql_value(v) for v in value]
+    definition = getattr(type(value), "__strawberry_definition__", None)
+    if definition is None or isinstance(value, Enum):
+        return value
+    found = {}
+    for field in definition.fields:
+        given = getattr(value, field.python_name)
+        if given is not UNSET:
+            found[field.graphql_name or _camel(field.python_name)] = graphql_value(given)
+    return found
 
 
 def to_filter(
-    value: Any, target: Entity, custom_kinds: Mapping[str, Mapping[str, str]], path: str = "filter"
+    value: Mapping[str, Any] | None, target: Entity, custom_kinds: Mapping[str, Mapping[str, str]], path: str = "filter"
 ) -> Filter | None:
-    """Translate a `<Type>Filter` input; `custom_kinds` maps entity name -> key -> kind."""
+    """Translate a `<Type>Filter` input; `custom_kinds` maps entity name -> key -> kind.
+
+    Leaves may be `Deferred` (a compiled plan's variables): their conversions then run when the
+    plan is bound, and a bad value raises BAD_USER_INPUT at that point.
+    """
+    if value is None:
+        return None
     errors: list[FieldError] = []
     result = _translate(value, target, custom_kinds, path, errors)
     if errors:
@@ -147,12 +167,8 @@ def to_filter(
     return result
 
 
-def _set_fields(value: Any) -> list[tuple[str, Any]]:
-    return [
-        (f.name, getattr(value, f.name))
-        for f in dataclasses.fields(value)
-        if getattr(value, f.name) is not UNSET and getattr(value, f.name) is not None
-    ]
+def _set(value: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    return [(k, v) for k, v in value.items() if v is not None]
 
 
 def _camel(name: str) -> str:
@@ -160,21 +176,29 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
 def _translate(
-    value: Any, target: Entity, kinds: Mapping[str, Mapping[str, str]], path: str, errors: list[FieldError]
+    value: Mapping[str, Any],
+    target: Entity,
+    kinds: Mapping[str, Mapping[str, str]],
+    path: str,
+    errors: list[FieldError],
 ) -> Filter | None:
     items: list[Filter | None] = []
-    for name, given in _set_fields(value):
-        here = f"{path}.{_camel(name)}"
-        if name in _COMBINATORS:
-            if name == "not_":
-                inner = _translate(given, target, kinds, here, errors)
-                items.append(Not(inner) if inner is not None else None)
-            else:
-                parts = [_translate(g, target, kinds, f"{here}.{i}", errors) for i, g in enumerate(given)]
-                present = tuple(p for p in parts if p is not None)
-                items.append(And(present) if name == "and_" else Or(present))
-        elif name == "custom_fields":
+    for key, given in _set(value):
+        here = f"{path}.{key}"
+        name = _snake(key)
+        if key == "not":
+            inner = _translate(given, target, kinds, here, errors)
+            items.append(Not(inner) if inner is not None else None)
+        elif key in ("and", "or"):
+            parts = [_translate(g, target, kinds, f"{here}.{i}", errors) for i, g in enumerate(given)]
+            present = tuple(p for p in parts if p is not None)
+            items.append(And(present) if key == "and" else Or(present))
+        elif key == "customFields":
             for i, condition in enumerate(given):
                 items.extend(_custom(condition, target, kinds, f"{here}.{i}", errors))
         elif name in target.relations:
@@ -183,59 +207,96 @@ def _translate(
             if inner is not None:
                 items.append(Related(name, inner))
         else:
-            for op_name, operand in _set_fields(given):
-                items.append(_compare(target, name, op_name, operand, f"{here}.{_camel(op_name)}", errors))
+            for op_name, operand in _set(given):
+                items.append(_compare(target, name, _OPS[op_name], operand, f"{here}.{op_name}", errors))
     return all_of(*items)
 
 
-def _compare(
-    target: Entity, name: str, op_name: str, operand: Any, path: str, errors: list[FieldError]
-) -> Filter | None:
-    op = _OPS[op_name]
+def convert(value: Any, fn: Callable[[Any], Any], path: str, errors: list[FieldError]) -> Any:
+    """`fn(value)` now, or when a plan is bound if the value is Deferred; ValueError/BadInput
+    become BAD_USER_INPUT at `path`."""
+    if isinstance(value, Deferred):
+
+        def bound(raw: Any) -> Any:
+            try:
+                return fn(raw)
+            except (ValueError, BadInput) as exc:
+                raise BadInput(getattr(exc, "message", None) or str(exc), field=path) from None
+
+        return value.map(bound)
+    try:
+        return fn(value)
+    except (ValueError, BadInput) as exc:
+        errors.append(FieldError(path, getattr(exc, "message", None) or str(exc)))
+        return None
+
+
+def _compare(target: Entity, name: str, op: Op, operand: Any, path: str, errors: list[FieldError]) -> Filter | None:
     if op is Op.IS_NULL:
         return Compare(name, op, bool(operand))
     if name == "id":
-        try:
-            operand = (
-                [from_global_id(v, expected=target.name)[1] for v in operand]
-                if isinstance(operand, list)
-                else from_global_id(operand, expected=target.name)[1]
-            )
-        except BadInput as exc:
-            errors.append(FieldError(path, exc.message))
+
+        def decode(value: Any) -> Any:
+            if isinstance(value, list):
+                return [from_global_id(v, expected=target.name)[1] for v in value]
+            return from_global_id(value, expected=target.name)[1]
+
+        operand = convert(operand, decode, path, errors)
+        if operand is None:
             return None
     return Compare(name, op, operand)
 
 
 def _custom(
-    condition: CustomFieldFilter,
+    condition: Mapping[str, Any],
     target: Entity,
     kinds: Mapping[str, Mapping[str, str]],
     path: str,
     errors: list[FieldError],
 ) -> list[Filter]:
-    kind = kinds.get(target.name, {}).get(condition.key)
+    key = condition["key"]
+    kind = kinds.get(target.name, {}).get(key)
     if kind is None:
-        errors.append(FieldError(f"{path}.key", f"{target.name} has no custom field '{condition.key}'"))
+        errors.append(FieldError(f"{path}.key", f"{target.name} has no custom field '{key}'"))
         return []
     found: list[Filter] = []
-    for op_name, operand in _set_fields(condition):
+    for op_name, operand in _set(condition):
         if op_name == "key":
             continue
         op = _OPS[op_name]
-        try:
-            if op is Op.IS_NULL:
-                value: Any = bool(operand)
-            elif op in (Op.CONTAINS, Op.STARTS_WITH):
-                value = str(operand)
-            elif isinstance(operand, list):
-                value = [_custom_value(kind, v) for v in operand]
-            else:
-                value = _custom_value(kind, operand)
-        except ValueError as exc:
-            errors.append(FieldError(f"{path}.{_camel(op_name)}", str(exc)))
-            continue
-        found.append(CustomField(condition.key, kind, op, value))
+        if op is Op.IS_NULL:
+            value: Any = bool(operand)
+        elif op in (Op.CONTAINS, Op.STARTS_WITH):
+            value = convert(operand, str, f"{path}.{op_name}", errors)
+        else:
+
+            def typed(given: Any, kind: str = kind) -> Any:
+                return (
+                    [_custom_value(kind, v) for v in given] if isinstance(given, list) else _custom_value(kind, given)
+                )
+
+            value = convert(operand, typed, f"{path}.{op_name}", errors)
+        if value is not None:
+            found.append(CustomField(key, kind, op, value))
+    return found
+
+
+def custom_field_entities(target: Entity, filter: Mapping[str, Any] | None, orders: list[Any] | None) -> set[str]:
+    """The entities whose custom field definitions a filter and an ordering need."""
+    found = {target.name} if orders and any(o.get("customField") for o in orders) else set()
+
+    def walk(value: Mapping[str, Any], current: Entity) -> None:
+        for key, given in _set(value):
+            if key == "customFields":
+                found.add(current.name)
+            elif key in ("and", "or", "not"):
+                for item in given if isinstance(given, list) else [given]:
+                    walk(item, current)
+            elif _snake(key) in current.relations:
+                walk(given, entity(current.relations[_snake(key)].target))
+
+    if filter:
+        walk(filter, target)
     return found
 
 
@@ -253,7 +314,7 @@ def _custom_value(kind: str, value: Any) -> Any:
 
 
 def to_ordering(
-    orders: list[Any] | None, target: Entity, custom_kinds: Mapping[str, str], default: Ordering
+    orders: list[Mapping[str, Any]] | None, target: Entity, custom_kinds: Mapping[str, str], default: Ordering
 ) -> Ordering:
     """Translate `orderBy: [<Type>Order!]`; each item names a field or a custom field, not both."""
     if not orders:
@@ -261,17 +322,17 @@ def to_ordering(
     keys = []
     errors = []
     for i, item in enumerate(orders):
-        descending = item.direction is OrderDirection.DESC
-        if (item.field is None) == (item.custom_field is None):
+        field, custom = item.get("field"), item.get("customField")
+        assert custom is None or isinstance(custom, str)
+        descending = item.get("direction") is OrderDirection.DESC
+        if (field is None) == (custom is None):
             errors.append(FieldError(f"orderBy.{i}", "give either field or customField"))
-        elif item.field is not None:
-            keys.append(SortKey(item.field.value, descending))
-        elif item.custom_field not in custom_kinds:
-            errors.append(
-                FieldError(f"orderBy.{i}.customField", f"{target.name} has no custom field '{item.custom_field}'")
-            )
+        elif field is not None:
+            keys.append(SortKey(field.value, descending))
+        elif custom is None or custom not in custom_kinds:
+            errors.append(FieldError(f"orderBy.{i}.customField", f"{target.name} has no custom field '{custom}'"))
         else:
-            keys.append(SortKey(None, descending, (item.custom_field, custom_kinds[item.custom_field])))
+            keys.append(SortKey(None, descending, (custom, custom_kinds[custom])))
     if errors:
         raise BadInput(errors)
     return Ordering(tuple(keys))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -33,9 +33,13 @@ Scope = Callable[[Entity], Filter | None]
 
 @dataclass(frozen=True, slots=True)
 class Deferred:
-    """A parameter whose value is computed per execution from the GraphQL variables."""
+    """A parameter value computed per execution from the request (GraphQL variables, tenant)."""
 
-    resolve: Callable[[dict[str, Any]], Any]
+    resolve: Callable[[Mapping[str, Any]], Any]
+
+    def map(self, fn: Callable[[Any], Any]) -> Deferred:
+        inner = self.resolve
+        return Deferred(lambda env: fn(inner(env)))
 
 
 class Params:
@@ -47,8 +51,8 @@ class Params:
         placeholder = f"${len(self.values)}"
         return f"{placeholder}::{sql_type}" if sql_type else placeholder
 
-    def bind(self, variables: dict[str, Any]) -> list[Any]:
-        return [v.resolve(variables) if isinstance(v, Deferred) else v for v in self.values]
+    def bind(self, env: Mapping[str, Any]) -> list[Any]:
+        return [v.resolve(env) if isinstance(v, Deferred) else v for v in self.values]
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,13 +269,12 @@ _RANGE = {Op.LT: "<", Op.LTE: "<=", Op.GT: ">", Op.GTE: ">="}
 
 
 def _transform(value: Any, fn: Callable[[str], str]) -> Any:
-    if isinstance(value, Deferred):
-        inner = value.resolve
-        return Deferred(lambda variables: fn(inner(variables)))
-    return fn(value)
+    return value.map(fn) if isinstance(value, Deferred) else fn(value)
 
 
 def _db_value(value: Any) -> Any:
+    if isinstance(value, Deferred):
+        return value.map(_db_value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, list | tuple):
