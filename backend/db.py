@@ -77,10 +77,17 @@ def _encode_json(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
+# Array parameters asyncpg must introspect before first use (three catalog queries each time);
+# doing it once when a connection opens keeps requests from paying for it at random.
+_ARRAY_TYPES = ("uuid", "text", "timestamptz", "date", "numeric", "bool", "int2", "int4", "int8", "jsonb")
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    """JSON columns read as Python values and accept them as parameters."""
+    """JSON columns read as Python values and accept them as parameters; array codecs loaded."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, schema="pg_catalog", encoder=_encode_json, decoder=orjson.loads)
+    casts = ", ".join(f"${i + 1}::{name}[]" for i, name in enumerate(_ARRAY_TYPES))
+    await conn.fetchrow(f"SELECT {casts}", *([[]] * len(_ARRAY_TYPES)))
 
 
 async def init_db(settings: Settings) -> None:

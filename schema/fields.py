@@ -122,7 +122,8 @@ def to_one(source: str, relation: str, *, description: str | None = None) -> Any
         pk = root.row[local]
         if pk is None:
             return None
-        return build(target.name, await loaders.row_by_id(_context(info), target, pk))
+        row = await loaders.row_by_id(_context(info), target, pk, field_node=id(info._raw_info.field_nodes[0]))
+        return build(target.name, row)
 
     return strawberry.field(resolver=resolve, description=description)
 

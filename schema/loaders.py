@@ -39,11 +39,16 @@ async def batched(
     return value
 
 
-async def row_by_id(context: Context, target: Entity, pk: UUID) -> asyncpg.Record | None:
+async def row_by_id(
+    context: Context, target: Entity, pk: UUID, *, field_node: int | None = None
+) -> asyncpg.Record | None:
+    """A row by id. Relation fields pass their field node so each gets a loader of its own:
+    the statements of a request then follow the shape of the query, whatever the timing."""
+
     def fetch(ids: list[UUID]) -> Awaitable[Mapping[UUID, asyncpg.Record]]:
         return reads.by_ids(context.tx, target, ids, scope=context.scope)
 
-    row: asyncpg.Record | None = await batched(context, ("by_id", target.name), pk, fetch)
+    row: asyncpg.Record | None = await batched(context, ("by_id", target.name, field_node), pk, fetch)
     return row
 
 

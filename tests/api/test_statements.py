@@ -6,8 +6,8 @@ from typing import Any
 
 from backend.db import tenant_transaction
 from backend.models import Tenant
-from backend.seed import SeedSize, seed_tenant
 from tenants.provisioning import provision_tenant
+from tests import factories
 from tests.conftest import Api
 
 NESTED = """{
@@ -34,18 +34,33 @@ async def _statements(api: Api, tenant: Tenant) -> tuple[int, Any]:
     return body["extensions"]["plan"]["statements"], body["data"]
 
 
+async def _populate(tenant: Tenant, accounts: int) -> None:
+    """`accounts` accounts, each with every relation of the query filled, so every level is reached."""
+    async with tenant_transaction(tenant.id) as tx:
+        owner = await factories.user(tx)
+        item = await factories.product(tx)
+        parent = None
+        for _ in range(accounts):
+            account = await factories.account(tx, owner=owner, parent=parent)
+            parent = parent or account
+            for _ in range(2):
+                person = await factories.contact(tx, account)
+                sale = await factories.order(tx, account, contact=person)
+                await factories.order_line(tx, sale, item)
+                case = await factories.ticket(tx, account, contact=person, assignee=owner, status="open")
+                await factories.feedback(tx, account, ticket=case)
+
+
 async def test_statement_count_does_not_grow_with_rows(api: Api, app_db: None) -> None:
     small = await provision_tenant("Statements small")
     large = await provision_tenant("Statements large")
-    async with tenant_transaction(small.id) as tx:
-        await seed_tenant(tx, SeedSize(accounts=3, contacts_per_account=1, orders_per_contact=1, products=2, users=2))
-    async with tenant_transaction(large.id) as tx:
-        await seed_tenant(tx, SeedSize(accounts=60, contacts_per_account=4, orders_per_contact=3, products=10))
+    await _populate(small, 2)
+    await _populate(large, 40)
     few, small_data = await _statements(api, small)
     many, large_data = await _statements(api, large)
-    assert len(small_data["accounts"]["nodes"]) == 3
-    assert len(large_data["accounts"]["nodes"]) == 60
+    assert len(small_data["accounts"]["nodes"]) == 2
+    assert len(large_data["accounts"]["nodes"]) == 40
     assert few == many
-    # one per level: accounts, count, owner, parent, contacts, their count, account, orders, tickets,
-    # assignees, feedback, orders, lines, products
-    assert many <= 15
+    # one per level: accounts, their count, owner, parent, contacts, their count, contact's account,
+    # contact's orders, tickets, assignees, feedback, orders, lines, products
+    assert many == 14
