@@ -10,7 +10,8 @@ nothing or everything.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -54,6 +55,8 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         raise RuntimeError("RAPPORT_DATABASE_URL is not set")
     credentials = connect_kwargs(settings.database_url) | {
         "init": _init_connection,
+        # Compiled reads are prepared statements, one per plan: keep many per connection.
+        "statement_cache_size": 2000,
         "minsize": settings.db_pool_min,
         "maxsize": settings.db_pool_max,
         "server_settings": {
@@ -179,3 +182,32 @@ async def tenant_directory() -> list[asyncpg.Record]:
     """Every tenant's id, slug and name (the one deliberate cross-tenant read)."""
     async with pool().acquire() as conn:
         return await conn.fetch("SELECT id, slug, name, created_at FROM tenant_directory()")
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+async def read_one(tenant_id: UUID, actor: Actor, request_id: str | None, sql: str, params: Sequence[Any]) -> Any:
+    """Run one read-only statement for a tenant and return its single value.
+
+    The hot path of compiled reads: the transaction and its settings go in one simple-protocol
+    round trip (values inlined, which is safe: a UUID, an enum value and a checked request id),
+    the statement runs as a cached prepared statement, then COMMIT.
+    """
+    if not isinstance(tenant_id, UUID) or (actor.id is not None and not isinstance(actor.id, UUID)):
+        raise TypeError("tenant and actor ids must be UUIDs")
+    rid = request_id if request_id and _REQUEST_ID.match(request_id) else ""
+    setup = (
+        "BEGIN READ ONLY; SELECT set_config('app.tenant_id', '{t}', true), set_config('app.actor_kind', '{k}', true), "
+        "set_config('app.actor_id', '{a}', true), set_config('app.request_id', '{r}', true)"
+    ).format(t=tenant_id, k=actor.kind.value, a=actor.id or "", r=rid)
+    async with pool().acquire() as conn:
+        await conn.execute(setup)
+        try:
+            value = await conn.fetchval(sql, *params)
+        except BaseException:
+            with suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+        return value

@@ -14,18 +14,21 @@ from typing import Any
 
 import orjson
 import strawberry
-from graphql import ExecutionResult, GraphQLError, OperationType, execute
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute
+from graphql.execution.values import get_variable_values
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.utils.await_maybe import await_maybe
 
 from backend import idempotency
 from backend.auth import Principal
 from backend.context import TenantContext
-from backend.db import tenant_transaction
+from backend.custom_fields import service as custom_fields
+from backend.db import read_one, tenant_transaction
 from backend.errors import AppError, BadInput, Conflict
 from backend.settings import Environment, Settings
+from schema.compiler import Compiler, NotCompilable, Plan, scope_key, variable_shape
 from schema.context import Context
-from schema.documents import DocumentCache
+from schema.documents import DocumentCache, PreparedDocument
 from schema.errors import format_errors
 from schema.idempotency import KeyedField, keyed_fields
 from schema.limits import check_cost, check_shape, estimate_cost
@@ -69,9 +72,16 @@ class GraphQLExecutor:
         self._executor_kwargs = execution_context_class_kwargs(schema.execution_context_class)
         # Development mode reports in `extensions.plan` which path answered and how many statements ran.
         self.explain = settings.environment is Environment.DEV
+        self.compiler = Compiler(schema, page_default=settings.page_default, page_max=settings.page_max)
 
     async def run(
-        self, principal: Principal, request: OperationRequest, *, request_id: str, allow_mutations: bool = True
+        self,
+        principal: Principal,
+        request: OperationRequest,
+        *,
+        request_id: str,
+        allow_mutations: bool = True,
+        compiled: bool = True,
     ) -> bytes:
         """Execute one operation and return the encoded response object."""
         extensions: dict[str, Any] = {}
@@ -104,6 +114,10 @@ class GraphQLExecutor:
 
         assert prepared.document is not None
         readonly = operation.operation is OperationType.QUERY
+        if readonly and compiled:
+            answer = await self._compiled(principal, prepared, operation, request, request_id, extensions)
+            if answer is not None:
+                return answer
         try:
             keyed: list[KeyedField] = []
             if operation.operation is OperationType.MUTATION:
@@ -147,6 +161,54 @@ class GraphQLExecutor:
         errors = format_errors(list(result.errors), request_id) if result.errors else None
         return _encode(result.data, errors, extensions)
 
+    async def _compiled(
+        self,
+        principal: Principal,
+        prepared: PreparedDocument,
+        operation: OperationDefinitionNode,
+        request: OperationRequest,
+        request_id: str,
+        extensions: dict[str, Any],
+    ) -> bytes | None:
+        """The response from one compiled statement, or None when the executor must answer."""
+        coerced = get_variable_values(self.graphql_schema, operation.variable_definitions or (), request.variables)
+        if isinstance(coerced, list):
+            return None  # invalid variables: the executor reports them
+        variables = coerced.coerced
+        scope = None  # record scopes (access control) join here
+        needs = self.compiler.custom_field_needs(operation, prepared.fragments, variables)
+        kinds = await self._custom_kinds(principal, needs) if needs else {}
+        key = (
+            "plan",
+            request.operation_name,
+            variable_shape(variables),
+            scope_key(scope, ()),
+            tuple(sorted((name, tuple(sorted(k.items()))) for name, k in kinds.items())),
+        )
+        plan = prepared.memo.get(key)
+        if plan is None:
+            try:
+                plan = self.compiler.plan(operation, prepared.fragments, variables, scope, kinds)
+            except NotCompilable:
+                plan = _NOT_COMPILABLE
+            if len(prepared.memo) < _PLANS_PER_DOCUMENT:
+                prepared.memo[key] = plan
+        if plan is _NOT_COMPILABLE:
+            return None
+        assert isinstance(plan, Plan)
+        try:
+            params = plan.bind({"variables": variables, "tenant_id": principal.tenant_id})
+        except (AppError, ValueError):
+            return None  # a bad argument value: the executor reports it with its path
+        data: str = await read_one(principal.tenant_id, principal.actor, request_id, plan.sql, params)
+        if self.explain:
+            extensions["plan"] = {"path": "compiled", "statements": 1}
+        return b'{"data":' + data.encode() + b',"extensions":' + orjson.dumps(extensions) + b"}"
+
+    async def _custom_kinds(self, principal: Principal, entities: set[str]) -> dict[str, dict[str, str]]:
+        async with tenant_transaction(principal.tenant_id, actor=principal.actor, readonly=True) as tx:
+            return {name: await custom_fields.kinds(tx, name) for name in entities}
+
     async def _replay(self, tx: TenantContext, keyed: list[KeyedField], root_fields: int) -> dict[str, Any] | None:
         """The stored data when this operation ran before; None when it is new (keys now claimed)."""
         claims = [await idempotency.claim(tx, item.key, item.request_hash) for item in keyed]
@@ -160,6 +222,10 @@ class GraphQLExecutor:
                 field="idempotencyKey",
             )
         return {item.response_key: claim.replay for item, claim in zip(keyed, claims, strict=True)}
+
+
+_NOT_COMPILABLE = object()
+_PLANS_PER_DOCUMENT = 64  # variable shapes of one document worth remembering
 
 
 def _app_errors(error: AppError, request_id: str) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ build the schema.
 """
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
@@ -41,21 +42,47 @@ MODULES = {
 
 _NODE_TYPES: dict[str, type] = {}
 _BUILDERS: dict[type, Callable[[asyncpg.Record], Any]] = {}
+_COMPUTED: dict[str, dict[str, "Computed"]] = {}
+
+# Key of the strawberry field metadata that tells the compiled read path how to plan a field.
+PLAN = "rapport.plan"
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """A field that is not a column: how Python builds it from a row, and how SQL does.
+
+    `sql` maps a table alias to an expression, or (for an object such as Money) each of the
+    object's fields to its expression.
+    """
+
+    python: Callable[[asyncpg.Record], Any]
+    sql: Callable[[str], str] | Mapping[str, Callable[[str], str]]
 
 
 def lazy(entity_name: str, suffix: str = "", module: str = "types") -> Any:
     return Annotated[entity_name + suffix, strawberry.lazy(f"schema.{MODULES[entity_name]}.{module}")]
 
 
-def node_type(entity_name: str, **computed: Callable[[asyncpg.Record], Any]) -> Callable[[type[T]], type[T]]:
-    """Register a strawberry type as the node of an entity; `computed` builds non-column fields."""
+def node_type(entity_name: str, **computed: Computed) -> Callable[[type[T]], type[T]]:
+    """Register a strawberry type as the node of an entity; `computed` describes non-column fields."""
 
     def register(cls: type[T]) -> type[T]:
         _NODE_TYPES[entity_name] = cls
-        _BUILDERS[cls] = _builder(cls, entity(entity_name), computed)
+        _COMPUTED[entity_name] = computed
+        _BUILDERS[cls] = _builder(cls, entity(entity_name), {name: c.python for name, c in computed.items()})
         return cls
 
     return register
+
+
+def computed_fields(entity_name: str) -> Mapping[str, Computed]:
+    return _COMPUTED.get(entity_name, {})
+
+
+def entity_of_type(type_name: str) -> str | None:
+    """The entity whose node type is named `type_name` (GraphQL type names are the class names)."""
+    return next((name for name, cls in _NODE_TYPES.items() if cls.__name__ == type_name), None)
 
 
 def node_class(entity_name: str) -> type:
@@ -125,7 +152,7 @@ def to_one(source: str, relation: str, *, description: str | None = None) -> Any
         row = await loaders.row_by_id(_context(info), target, pk, field_node=id(info._raw_info.field_nodes[0]))
         return build(target.name, row)
 
-    return strawberry.field(resolver=resolve, description=description)
+    return strawberry.field(resolver=resolve, description=description, metadata={PLAN: ("one", source, relation)})
 
 
 async def page_request(
@@ -214,7 +241,7 @@ def connection_field(source: str, relation: str, *, description: str | None = No
 
         return _connection(target, page, request, count, other_direction)
 
-    return strawberry.field(resolver=resolve, description=description)
+    return strawberry.field(resolver=resolve, description=description, metadata={PLAN: ("many", source, relation)})
 
 
 def root_connection(entity_name: str, *, description: str | None = None) -> Any:
@@ -254,7 +281,7 @@ def root_connection(entity_name: str, *, description: str | None = None) -> Any:
 
         return _connection(target, page, request, count, other_direction)
 
-    return strawberry.field(resolver=resolve, description=description)
+    return strawberry.field(resolver=resolve, description=description, metadata={PLAN: ("root_many", entity_name)})
 
 
 def _connection(
@@ -286,4 +313,4 @@ def root_node(entity_name: str, *, description: str | None = None) -> Any:
         _, pk = from_global_id(id, expected=entity_name)
         return build(entity_name, await loaders.row_by_id(_context(info), target, pk))
 
-    return strawberry.field(resolver=resolve, description=description)
+    return strawberry.field(resolver=resolve, description=description, metadata={PLAN: ("root_one", entity_name)})

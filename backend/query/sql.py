@@ -206,7 +206,11 @@ class Query:
         return f"translate(encode(convert_to({array}, 'UTF8'), 'base64'), E'\\n', '')"
 
     def keyset(self, target: Entity, alias: str, ordering: Ordering, values: Sequence[Any], *, after: bool) -> str:
-        """Rows strictly after (or before) the row whose key values are `values`."""
+        """Rows strictly after (or before) the row whose key values are `values`.
+
+        A value may be Deferred (a compiled plan's cursor): it may then turn out NULL only at
+        execution, so nullable keys get SQL that handles both cases.
+        """
         keys = self._keys(target, alias, ordering)
         if len(values) != len(keys):
             raise BadInput("the cursor does not match this orderBy", field="after" if after else "before")
@@ -215,32 +219,40 @@ class Query:
             f"{self.param(v, 'text')}::{SQL_TYPES[k.kind]}" if v is not None else "NULL"
             for k, v in zip(keys, values, strict=True)
         ]
+        deferred = [isinstance(v, Deferred) for v in values]
         if all(not k.nullable for k in keys) and len({k.descending for k in keys}) == 1:
             # One direction, no nulls: a row comparison, which Postgres turns into an index range.
             forward = keys[0].descending != after
             return f"({', '.join(k.sql for k in keys)}) {'>' if forward else '<'} ({', '.join(bound)})"
         branches = []
         for i, key in enumerate(keys):
-            equal = [_equals(keys[j], bound[j]) for j in range(i)]
-            beyond = _beyond(key, bound[i], after=after)
+            equal = [_equals(keys[j], bound[j], maybe_null=deferred[j] and keys[j].nullable) for j in range(i)]
+            beyond = _beyond(key, bound[i], after=after, maybe_null=deferred[i] and key.nullable)
             if beyond != "false":
                 branches.append(" AND ".join([*equal, beyond]))
         return "(" + " OR ".join(branches) + ")" if branches else "false"
 
 
-def _equals(key: _Key, bound: str) -> str:
+def _equals(key: _Key, bound: str, *, maybe_null: bool = False) -> str:
+    if maybe_null:
+        return f"{key.sql} IS NOT DISTINCT FROM {bound}"
     return f"{key.sql} IS NULL" if bound == "NULL" else f"{key.sql} = {bound}"
 
 
-def _beyond(key: _Key, bound: str, *, after: bool) -> str:
+def _beyond(key: _Key, bound: str, *, after: bool, maybe_null: bool = False) -> str:
     """The key lies past `bound` in scan order (ORDER BY puts NULLs last ascending, first descending)."""
     ascending = not key.descending
     greater = ascending == after  # past means a greater value (and the NULLs beyond the values)
+    past_null = f"{key.sql} IS NOT NULL" if ascending != after else "false"
     if bound == "NULL":
-        return f"{key.sql} IS NOT NULL" if ascending != after else "false"
+        return past_null
     if greater and key.nullable:
-        return f"({key.sql} > {bound} OR {key.sql} IS NULL)"
-    return f"{key.sql} {'>' if greater else '<'} {bound}"
+        past_value = f"({key.sql} > {bound} OR {key.sql} IS NULL)"
+    else:
+        past_value = f"{key.sql} {'>' if greater else '<'} {bound}"
+    if maybe_null:
+        return f"(CASE WHEN {bound} IS NULL THEN {past_null} ELSE {past_value} END)"
+    return past_value
 
 
 def _comparison(expr: str, kind: Kind, op: Op, value: Any, param: Callable[..., str]) -> str:

@@ -9,12 +9,18 @@ import strawberry
 from strawberry.scalars import JSON
 
 from backend.models import OrderStatus, PaymentTerms
-from schema.fields import connection_field, node_type, to_one
+from schema.fields import Computed, connection_field, node_type, to_one
 from schema.money import Money
 from schema.relay import Node
 
 
-@node_type("Order", total=lambda row: Money(amount=row["total"], currency=row["currency"]))
+@node_type(
+    "Order",
+    total=Computed(
+        python=lambda row: Money(amount=row["total"], currency=row["currency"]),
+        sql={"amount": lambda a: f"({a}.total)::text", "currency": lambda a: f"{a}.currency"},
+    ),
+)
 @strawberry.type(description="A purchase by an account; its total is the sum of its lines.")
 class Order(Node):
     number: str
@@ -36,7 +42,13 @@ class Order(Node):
     lines = connection_field("Order", "lines")
 
 
-@node_type("OrderLine", amount=lambda row: row["quantity"] * row["unit_price"])
+@node_type(
+    "OrderLine",
+    amount=Computed(
+        python=lambda row: row["quantity"] * row["unit_price"],
+        sql=lambda a: f"({a}.quantity * {a}.unit_price)::text",
+    ),
+)
 @strawberry.type(description="One product on an order, in the order's currency.")
 class OrderLine(Node):
     quantity: int

@@ -7,12 +7,18 @@ from uuid import UUID
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.fields import connection_field, node_type
+from schema.fields import Computed, connection_field, node_type
 from schema.money import Money
 from schema.relay import Node
 
 
-@node_type("Product", price=lambda row: Money(amount=row["price"], currency=row["currency"]))
+@node_type(
+    "Product",
+    price=Computed(
+        python=lambda row: Money(amount=row["price"], currency=row["currency"]),
+        sql={"amount": lambda a: f"({a}.price)::text", "currency": lambda a: f"{a}.currency"},
+    ),
+)
 @strawberry.type(description="Something the tenant sells.")
 class Product(Node):
     sku: str

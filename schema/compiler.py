@@ -1,0 +1,570 @@
+"""Compiled reads: one GraphQL query operation -> one SQL statement that builds the `data` JSON.
+
+The planner walks the validated operation with the schema. Every field it can plan is turned
+into SQL with the same builder the DataLoaders use (backend.query.sql: visibility, filters,
+orderings, keyset cursors, record scopes), so both paths mean the same thing:
+
+* columns become JSON values formatted exactly as the executor serialises them (enums upper
+  case, decimals as text, global ids as base64 "Type:uuid", instants as ISO 8601 in UTC);
+* to-one relations become scalar subqueries, to-many relations Relay connection subqueries
+  (a LIMIT n+1 page numbered by row_number, aggregated with json_agg), `totalCount` and the
+  other direction of `pageInfo` only when selected;
+* aliases, fragments (named, inline, on interfaces), `__typename`, `@include`/`@skip`.
+
+Plans are cached with the document, keyed by the operation, the *shape* of the variables
+(which inputs are present, booleans, enum values, custom field keys: whatever changes the
+SQL text) and the record scope. Every other value is a bind parameter resolved per request
+(`Deferred`), so the statement is prepared once per connection and reused.
+
+A field the planner does not know (computed in Python, `node`, mutations) makes the whole
+operation go through the Strawberry executor. Bad argument values are found when a plan is
+bound; the executor then answers, so errors look the same on both paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, cast
+
+import strawberry
+from graphql import (
+    BooleanValueNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+    value_from_ast,
+)
+from strawberry.types.base import StrawberryObjectDefinition
+
+from backend.errors import BadInput
+from backend.query.entities import Entity, Kind, entity
+from backend.query.reads import PageRequest
+from backend.query.sql import Deferred, Ordering, Query, Scope, decode_cursor
+from schema.fields import PLAN, computed_fields
+from schema.filters import custom_field_entities, to_filter, to_ordering
+from schema.relay import from_global_id
+
+MAX_KEYS = 50  # json_build_object takes 100 arguments
+
+
+class NotCompilable(Exception):
+    """The operation uses something only the executor can answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    sql: str
+    params: tuple[Any, ...]  # constants and Deferred values (resolved with the request's env)
+
+    def bind(self, env: Mapping[str, Any]) -> list[Any]:
+        return [p.resolve(env) if isinstance(p, Deferred) else p for p in self.params]
+
+
+def variable_shape(value: Any, key: str = "") -> Any:
+    """What of a variable's value decides the SQL text (see the module docstring)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, variable_shape(v, k)) for k, v in value.items() if v is not None))
+    if isinstance(value, list):
+        if value and isinstance(value[0], Mapping | list):
+            return tuple(variable_shape(v) for v in value)
+        return "list"
+    if isinstance(value, bool | Enum) or key in _STRUCTURAL_KEYS:
+        return value
+    return "value"
+
+
+# Input fields whose string value is part of the SQL text, not a parameter.
+_STRUCTURAL_KEYS = frozenset({"key", "customField"})
+
+
+def _var(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda env: env["variables"].get(name)
+
+
+def _at(getter: Callable[[Mapping[str, Any]], Any], key: str | int) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda env: getter(env)[key]
+
+
+class Compiler:
+    def __init__(self, schema: strawberry.Schema, *, page_default: int, page_max: int) -> None:
+        self.schema = schema
+        self.graphql_schema: GraphQLSchema = schema._schema
+        self.page_default = page_default
+        self.page_max = page_max
+        self._meta: dict[tuple[str, str], Any] = {}
+        for type_definition in schema.schema_converter.type_map.values():
+            definition = type_definition.definition
+            if isinstance(definition, StrawberryObjectDefinition):
+                for strawberry_field in definition.fields:
+                    name = strawberry_field.graphql_name or _camel(strawberry_field.python_name)
+                    self._meta[(definition.name, name)] = strawberry_field
+
+    def plan(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        scope: Scope | None,
+        custom_kinds: Mapping[str, Mapping[str, str]],
+    ) -> Plan:
+        """Plan a query operation; raises NotCompilable when the executor must answer it."""
+        planner = _Planner(self, fragments, variables, scope, custom_kinds)
+        root = self.graphql_schema.query_type
+        assert root is not None
+        try:
+            pairs = [
+                (key, planner.root_field(root, nodes))
+                for key, nodes in planner.collect(root, operation.selection_set).items()
+            ]
+        except (ValueError, BadInput) as exc:
+            # A literal argument is invalid: the executor reports it the way it always does.
+            raise NotCompilable(str(exc)) from None
+        return Plan(f"SELECT ({_object(pairs)})::text", tuple(planner.q.params.values))
+
+    def custom_field_needs(
+        self, operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode], variables: Any
+    ) -> set[str]:
+        """Entities whose custom field kinds the plan needs (read before planning)."""
+        planner = _Planner(self, fragments, variables, None, {})
+        root = self.graphql_schema.query_type
+        assert root is not None
+        found: set[str] = set()
+        planner.walk_arguments(root, operation.selection_set, found)
+        return found
+
+    def strawberry_field(self, type_name: str, field_name: str) -> Any:
+        return self._meta.get((type_name, field_name))
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _object(pairs: Iterable[tuple[str, str]]) -> str:
+    pairs = list(pairs)
+    if len(pairs) > MAX_KEYS:
+        raise NotCompilable("too many fields in one object")
+    if not pairs:
+        return "json_build_object()"
+    return "json_build_object(" + ", ".join(f"'{key}', {expr}" for key, expr in pairs) + ")"
+
+
+@dataclass
+class _Page:
+    """A connection's arguments, translated."""
+
+    request: PageRequest  # size, direction, ordering, filter (values possibly Deferred)
+    size: Any  # int or Deferred
+    after: list[Any] | None
+    before: list[Any] | None
+
+
+@dataclass
+class _Planner:
+    compiler: Compiler
+    fragments: Mapping[str, FragmentDefinitionNode]
+    variables: Mapping[str, Any]
+    scope: Scope | None
+    custom_kinds: Mapping[str, Mapping[str, str]]
+    q: Query = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.q = Query(Deferred(lambda env: env["tenant_id"]), self.scope)
+
+    # -- selections -------------------------------------------------------------------------
+
+    def collect(self, parent: GraphQLObjectType, selection_set: SelectionSetNode) -> dict[str, list[FieldNode]]:
+        """Fields by response key, fragments expanded where they apply to `parent`."""
+        found: dict[str, list[FieldNode]] = {}
+
+        def walk(selections: SelectionSetNode, seen: frozenset[str]) -> None:
+            for selection in selections.selections:
+                if not self._included(selection):
+                    continue
+                if isinstance(selection, FieldNode):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    found.setdefault(key, []).append(selection)
+                elif isinstance(selection, InlineFragmentNode):
+                    if selection.type_condition is None or self._applies(selection.type_condition.name.value, parent):
+                        walk(selection.selection_set, seen)
+                elif isinstance(selection, FragmentSpreadNode):
+                    fragment = self.fragments.get(selection.name.value)
+                    if (
+                        fragment is not None
+                        and fragment.name.value not in seen
+                        and self._applies(fragment.type_condition.name.value, parent)
+                    ):
+                        walk(fragment.selection_set, seen | {fragment.name.value})
+
+        walk(selection_set, frozenset())
+        return found
+
+    def _applies(self, condition: str, parent: GraphQLObjectType) -> bool:
+        if condition == parent.name:
+            return True
+        target = self.compiler.graphql_schema.get_type(condition)
+        return isinstance(target, GraphQLInterfaceType) and target in parent.interfaces
+
+    def _included(self, selection: Any) -> bool:
+        for directive in selection.directives or ():
+            name = directive.name.value
+            if name not in ("include", "skip"):
+                continue
+            argument = next(a for a in directive.arguments if a.name.value == "if")
+            value = (
+                self.variables.get(argument.value.name.value)
+                if isinstance(argument.value, VariableNode)
+                else isinstance(argument.value, BooleanValueNode) and argument.value.value
+            )
+            if (name == "include") != bool(value):
+                return False
+        return True
+
+    @staticmethod
+    def _merged(nodes: list[FieldNode]) -> SelectionSetNode:
+        selections = [s for node in nodes if node.selection_set for s in node.selection_set.selections]
+        return SelectionSetNode(selections=tuple(selections))
+
+    # -- root fields ------------------------------------------------------------------------
+
+    def root_field(self, root: GraphQLObjectType, nodes: list[FieldNode]) -> str:
+        node = nodes[0]
+        name = node.name.value
+        if name == "__typename":
+            return f"'{root.name}'"
+        meta = self._plan_meta(root.name, name)
+        field_type = root.fields[name].type
+        if meta[0] == "root_one":
+            target = entity(meta[1])
+            id_value = self._argument(root, node, "id")
+            pk = self._convert(id_value, lambda v: from_global_id(v, expected=target.name)[1])
+            alias = self.q.alias()
+            condition = f"{alias}.id = {self.q.param(pk, 'uuid')}"
+            return self._row_object(target, alias, get_named_type(field_type), nodes, condition)
+        if meta[0] == "root_many":
+            return self._connection(root, nodes, entity(meta[1]), None)
+        raise NotCompilable(name)
+
+    def _plan_meta(self, type_name: str, field_name: str) -> tuple[Any, ...]:
+        strawberry_field = self.compiler.strawberry_field(type_name, field_name)
+        meta = strawberry_field.metadata.get(PLAN) if strawberry_field is not None else None
+        if meta is None:
+            raise NotCompilable(f"{type_name}.{field_name}")
+        return cast(tuple[Any, ...], meta)
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def _row_object(self, target: Entity, alias: str, object_type: Any, nodes: list[FieldNode], condition: str) -> str:
+        """A scalar subquery: the JSON object of the one visible row matching `condition`, or null."""
+        body = self._node_json(target, alias, object_type, self._merged(nodes))
+        return f"(SELECT {body} FROM {target.table} {alias} WHERE {condition} AND {self.q.visible(target, alias)})"
+
+    def _node_json(self, target: Entity, alias: str, object_type: Any, selection_set: SelectionSetNode) -> str:
+        assert isinstance(object_type, GraphQLObjectType)
+        pairs = []
+        for key, nodes in self.collect(object_type, selection_set).items():
+            pairs.append((key, self._node_field(target, alias, object_type, nodes)))
+        return _object(pairs)
+
+    def _node_field(self, target: Entity, alias: str, object_type: GraphQLObjectType, nodes: list[FieldNode]) -> str:
+        name = nodes[0].name.value
+        if name == "__typename":
+            return f"'{object_type.name}'"
+        if name == "id":
+            return _global_id(target.name, alias)
+        strawberry_field = self.compiler.strawberry_field(object_type.name, name)
+        if strawberry_field is None:
+            raise NotCompilable(f"{object_type.name}.{name}")
+        meta = strawberry_field.metadata.get(PLAN)
+        if meta is not None:
+            field_type = object_type.fields[name].type
+            if meta[0] == "one":
+                relation = target.relations[meta[2]]
+                related = entity(relation.target)
+                sub = self.q.alias()
+                condition = f"{sub}.id = {alias}.{target.column(relation.local).db}"
+                return self._row_object(related, sub, get_named_type(field_type), nodes, condition)
+            if meta[0] == "many":
+                related = entity(target.relations[meta[2]].target)
+                return self._connection(object_type, nodes, related, (target, alias, meta[2]))
+            raise NotCompilable(name)
+        computed = computed_fields(target.name).get(strawberry_field.python_name)
+        if computed is not None:
+            if callable(computed.sql):
+                return computed.sql(alias)
+            parts = computed.sql
+            sub_type = get_named_type(object_type.fields[name].type)
+            assert isinstance(sub_type, GraphQLObjectType)
+            pairs = []
+            for key, sub_nodes in self.collect(sub_type, self._merged(nodes)).items():
+                sub_name = sub_nodes[0].name.value
+                expr = f"'{sub_type.name}'" if sub_name == "__typename" else parts[_snake(sub_name)](alias)
+                pairs.append((key, expr))
+            return _object(pairs)
+        if strawberry_field.base_resolver is not None or strawberry_field.python_name not in target.columns:
+            raise NotCompilable(f"{object_type.name}.{name}")
+        return _column_json(target, alias, strawberry_field.python_name)
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _connection(
+        self,
+        parent_type: GraphQLObjectType,
+        nodes: list[FieldNode],
+        target: Entity,
+        parent: tuple[Entity, str, str] | None,
+    ) -> str:
+        """A Relay connection over `target`, of the row `parent` = (entity, alias, relation) or of the tenant."""
+        node = nodes[0]
+        page = self._page(parent_type, node, target)
+        connection_type = get_named_type(parent_type.fields[node.name.value].type)
+        assert isinstance(connection_type, GraphQLObjectType)
+        a = self.q.alias()
+        x = self.q.alias("x")
+
+        def link(alias: str) -> str:
+            """Rows of `alias` that belong to the parent row (nothing for a top-level list)."""
+            if parent is None:
+                return ""
+            source, parent_alias, relation_name = parent
+            relation = source.relations[relation_name]
+            remote, local = target.column(relation.remote).db, source.column(relation.local).db
+            return f"{alias}.{remote} = {parent_alias}.{local} AND "
+
+        where = link(a) + self.q.visible(target, a, page.request.filter)
+        keysets = []
+        if page.after is not None:
+            keysets.append(self.q.keyset(target, a, page.request.ordering, page.after, after=True))
+        if page.before is not None:
+            keysets.append(self.q.keyset(target, a, page.request.ordering, page.before, after=False))
+        page_where = " AND ".join([where, *keysets])
+        backward = page.request.backward
+        order = self.q.order_by(target, a, page.request.ordering, reverse=backward)
+        size = self.q.param(page.size, "int")
+        limit = self.q.param(self._convert(page.size, lambda n: n + 1), "int")
+        display = "DESC" if backward else "ASC"
+
+        def shown(item: str) -> str:
+            """The page's items in display order (the extra row that tells hasNextPage left out)."""
+            return f"coalesce(json_agg({item} ORDER BY {x}.o {display}) FILTER (WHERE {x}.o <= {size}), '[]')"
+
+        node_type = get_named_type(connection_type.fields["nodes"].type)
+        node_columns: list[str] = []  # JSON of the node, once per distinct selection
+        node_selections: list[str] = []
+
+        def node_column(selection_set: SelectionSetNode) -> str:
+            json = self._node_json(target, a, node_type, selection_set)
+            if json not in node_columns:
+                node_columns.append(json)
+                node_selections.append(f"{json} AS n{len(node_columns)}")
+            return f"{x}.n{node_columns.index(json) + 1}"
+
+        pairs = []
+        needs_cursor = False
+        for key, field_nodes in self.collect(connection_type, self._merged(nodes)).items():
+            name = field_nodes[0].name.value
+            if name == "__typename":
+                pairs.append((key, f"'{connection_type.name}'"))
+            elif name == "nodes":
+                pairs.append((key, shown(node_column(self._merged(field_nodes)))))
+            elif name == "edges":
+                edge_type = get_named_type(connection_type.fields["edges"].type)
+                assert isinstance(edge_type, GraphQLObjectType)
+                edge_pairs = []
+                for edge_key, edge_nodes in self.collect(edge_type, self._merged(field_nodes)).items():
+                    edge_name = edge_nodes[0].name.value
+                    if edge_name == "__typename":
+                        edge_pairs.append((edge_key, f"'{edge_type.name}'"))
+                    elif edge_name == "cursor":
+                        needs_cursor = True
+                        edge_pairs.append((edge_key, f"{x}.c"))
+                    else:
+                        edge_pairs.append((edge_key, node_column(self._merged(edge_nodes))))
+                pairs.append((key, shown(_object(edge_pairs))))
+            elif name == "pageInfo":
+                info_type = get_named_type(connection_type.fields["pageInfo"].type)
+                assert isinstance(info_type, GraphQLObjectType)
+                info_pairs = []
+                for info_key, info_nodes in self.collect(info_type, self._merged(field_nodes)).items():
+                    info_name = info_nodes[0].name.value
+                    if info_name == "__typename":
+                        info_pairs.append((info_key, f"'{info_type.name}'"))
+                    elif info_name in ("startCursor", "endCursor"):
+                        needs_cursor = True
+                        first_shown = (info_name == "startCursor") != backward
+                        direction = "ASC" if first_shown else "DESC"
+                        info_pairs.append(
+                            (
+                                info_key,
+                                f"(array_agg({x}.c ORDER BY {x}.o {direction}) FILTER (WHERE {x}.o <= {size}))[1]",
+                            )
+                        )
+                    else:  # hasNextPage / hasPreviousPage
+                        ahead = (info_name == "hasNextPage") != backward
+                        info_pairs.append(
+                            (info_key, f"count(*) > {size}" if ahead else self._beyond(target, page, link))
+                        )
+                pairs.append((key, _object(info_pairs)))
+            elif name == "totalCount":
+                c = self.q.alias()
+                count_where = link(c) + self.q.visible(target, c, page.request.filter)
+                pairs.append((key, f"(SELECT count(*) FROM {target.table} {c} WHERE {count_where})"))
+            else:
+                raise NotCompilable(f"{connection_type.name}.{name}")
+        columns = [*node_selections, f"row_number() OVER (ORDER BY {order}) AS o"]
+        if needs_cursor:
+            columns.append(f"{self.q.cursor(target, a, page.request.ordering)} AS c")
+        inner = f"SELECT {', '.join(columns)} FROM {target.table} {a} WHERE {page_where} ORDER BY {order} LIMIT {limit}"
+        return f"(SELECT {_object(pairs)} FROM ({inner}) {x})"
+
+    def _beyond(self, target: Entity, page: _Page, link: Callable[[str], str]) -> str:
+        """pageInfo's other direction: a row at or before `after` (or at or after `before`)?"""
+        values = page.after if page.after is not None else page.before
+        if values is None:
+            return "false"
+        b = self.q.alias()
+        past = self.q.keyset(target, b, page.request.ordering, values, after=page.after is not None)
+        visible = self.q.visible(target, b, page.request.filter)
+        return f"EXISTS (SELECT 1 FROM {target.table} {b} WHERE {link(b)}{visible} AND NOT ({past}))"
+
+    def _page(self, parent_type: GraphQLObjectType, node: FieldNode, target: Entity) -> _Page:
+        first = self._argument(parent_type, node, "first")
+        last = self._argument(parent_type, node, "last")
+        after = self._argument(parent_type, node, "after")
+        before = self._argument(parent_type, node, "before")
+        filter_value = self._argument(parent_type, node, "filter")
+        orders = self._argument(parent_type, node, "orderBy")
+        kinds = self.custom_kinds
+        ordering = to_ordering(orders, target, kinds.get(target.name, {}), Ordering())
+        filter_tree = to_filter(filter_value, target, kinds)
+        if first is not None and last is not None:
+            raise NotCompilable("first and last")  # the executor reports it
+        backward = last is not None
+        given = last if backward else first
+        size = self._convert(given, self._page_size) if given is not None else self.compiler.page_default
+        request = PageRequest(ordering, filter_tree, size=0, backward=backward)
+        return _Page(
+            request=request,
+            size=size,
+            after=self._cursor_values(after, ordering, "after"),
+            before=self._cursor_values(before, ordering, "before"),
+        )
+
+    def _page_size(self, value: Any) -> int:
+        if not isinstance(value, int) or not 0 <= value <= self.compiler.page_max:
+            raise ValueError("page size out of range")
+        return value
+
+    def _cursor_values(self, cursor: Any, ordering: Ordering, name: str) -> list[Any] | None:
+        if cursor is None:
+            return None
+        width = len(ordering.keys) + 1
+        if not isinstance(cursor, Deferred):
+            return decode_cursor(cursor, ordering, field=name)
+
+        def value_at(i: int) -> Deferred:
+            return cursor.map(lambda text: decode_cursor(text, ordering, field=name)[i])
+
+        return [value_at(i) for i in range(width)]
+
+    @staticmethod
+    def _convert(value: Any, fn: Callable[[Any], Any]) -> Any:
+        return value.map(fn) if isinstance(value, Deferred) else fn(value)
+
+    # -- arguments --------------------------------------------------------------------------
+
+    def _argument(self, parent_type: GraphQLObjectType, node: FieldNode, name: str) -> Any:
+        """An argument's value: literals coerced now, variables as Deferred leaves (see module doc)."""
+        definition = parent_type.fields[node.name.value].args.get(name)
+        if definition is None:
+            return None
+        for argument in node.arguments or ():
+            if argument.name.value == name:
+                return self._symbolic(argument.value, definition.type)
+        return None
+
+    def _symbolic(self, value: ValueNode, input_type: GraphQLInputType) -> Any:
+        if isinstance(value, VariableNode):
+            return _from_variable(self.variables.get(value.name.value), _var(value.name.value), "")
+        named = input_type.of_type if isinstance(input_type, GraphQLNonNull) else input_type
+        if isinstance(value, ObjectValueNode) and isinstance(named, GraphQLInputObjectType):
+            return {f.name.value: self._symbolic(f.value, named.fields[f.name.value].type) for f in value.fields}
+        if isinstance(value, ListValueNode) and isinstance(named, GraphQLList):
+            return [self._symbolic(v, named.of_type) for v in value.values]
+        return value_from_ast(value, input_type, dict(self.variables))
+
+    def walk_arguments(self, parent: GraphQLObjectType, selection_set: SelectionSetNode, found: set[str]) -> None:
+        """Collect the entities whose custom fields the filters and orderings of the operation use."""
+        for nodes in self.collect(parent, selection_set).values():
+            node = nodes[0]
+            name = node.name.value
+            if name.startswith("__") or name not in parent.fields:
+                continue
+            strawberry_field = self.compiler.strawberry_field(parent.name, name)
+            meta = strawberry_field.metadata.get(PLAN) if strawberry_field is not None else None
+            if meta is not None and meta[0] in ("many", "root_many"):
+                target = entity(meta[1] if meta[0] == "root_many" else entity(meta[1]).relations[meta[2]].target)
+                found |= custom_field_entities(
+                    target, self._argument(parent, node, "filter"), self._argument(parent, node, "orderBy")
+                )
+            child = get_named_type(parent.fields[name].type)
+            if isinstance(child, GraphQLObjectType) and node.selection_set is not None:
+                self.walk_arguments(child, self._merged(nodes), found)
+
+
+def _from_variable(value: Any, getter: Callable[[Mapping[str, Any]], Any], key: str) -> Any:
+    """The variable's value with every non-structural leaf replaced by a Deferred getter."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {k: _from_variable(v, _at(getter, k), k) for k, v in value.items() if v is not None}
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        return [_from_variable(v, _at(getter, i), "") for i, v in enumerate(value)]
+    if isinstance(value, bool | Enum) or key in _STRUCTURAL_KEYS:
+        return value
+    return Deferred(getter)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def _global_id(type_name: str, alias: str) -> str:
+    return f"encode(convert_to('{type_name}:' || {alias}.id::text, 'UTF8'), 'base64')"
+
+
+def _column_json(target: Entity, alias: str, name: str) -> str:
+    column = target.column(name)
+    expr = f"{alias}.{column.db}"
+    if column.kind is Kind.ENUM:
+        return f"upper({expr})"
+    if column.kind is Kind.DECIMAL:
+        return f"({expr})::text"
+    return expr
+
+
+def scope_key(scope: Scope | None, entities: Iterable[Entity]) -> Any:
+    """What a record scope contributes to a plan's SQL (its filters are part of the text)."""
+    if scope is None:
+        return None
+    return tuple(repr(scope(e)) for e in entities)
