@@ -23,6 +23,7 @@ bound; the executor then answers, so errors look the same on both paths.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -62,6 +63,7 @@ from schema.filters import custom_field_entities, to_filter, to_ordering
 from schema.relay import from_global_id
 
 MAX_KEYS = 50  # json_build_object takes 100 arguments
+log = logging.getLogger("rapport.compiler")
 
 
 class NotCompilable(Exception):
@@ -84,7 +86,7 @@ def variable_shape(value: Any, key: str = "") -> Any:
     if isinstance(value, Mapping):
         return tuple(sorted((k, variable_shape(v, k)) for k, v in value.items() if v is not None))
     if isinstance(value, list):
-        if value and isinstance(value[0], Mapping | list):
+        if not value or isinstance(value[0], Mapping | list):
             return tuple(variable_shape(v) for v in value)
         return "list"
     if isinstance(value, bool | Enum) or key in _STRUCTURAL_KEYS:
@@ -138,6 +140,11 @@ class Compiler:
         except (ValueError, BadInput) as exc:
             # A literal argument is invalid: the executor reports it the way it always does.
             raise NotCompilable(str(exc)) from None
+        except NotCompilable:
+            raise
+        except Exception as exc:  # a planner bug must not fail the request: the executor answers it
+            log.exception("could not plan an operation; the executor answers it")
+            raise NotCompilable(str(exc)) from exc
         return Plan(f"SELECT ({_object(pairs)})::text", tuple(planner.q.params.values))
 
     def custom_field_needs(
@@ -538,7 +545,7 @@ def _from_variable(value: Any, getter: Callable[[Mapping[str, Any]], Any], key: 
         return None
     if isinstance(value, Mapping):
         return {k: _from_variable(v, _at(getter, k), k) for k, v in value.items() if v is not None}
-    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+    if isinstance(value, list) and (not value or isinstance(value[0], Mapping)):
         return [_from_variable(v, _at(getter, i), "") for i, v in enumerate(value)]
     if isinstance(value, bool | Enum) or key in _STRUCTURAL_KEYS:
         return value

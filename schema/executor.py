@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import orjson
 import strawberry
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute
@@ -29,7 +30,7 @@ from backend.settings import Environment, Settings
 from schema.compiler import Compiler, NotCompilable, Plan, scope_key, variable_shape
 from schema.context import Context
 from schema.documents import DocumentCache, PreparedDocument
-from schema.errors import format_errors
+from schema.errors import format_errors, log
 from schema.idempotency import KeyedField, keyed_fields
 from schema.limits import check_cost, check_shape, estimate_cost
 
@@ -200,7 +201,11 @@ class GraphQLExecutor:
             params = plan.bind({"variables": variables, "tenant_id": principal.tenant_id})
         except (AppError, ValueError):
             return None  # a bad argument value: the executor reports it with its path
-        data: str = await read_one(principal.tenant_id, principal.actor, request_id, plan.sql, params)
+        try:
+            data: str = await read_one(principal.tenant_id, principal.actor, request_id, plan.sql, params)
+        except asyncpg.PostgresError:
+            log.exception("compiled statement failed (request %s); the executor answers", request_id)
+            return None
         if self.explain:
             extensions["plan"] = {"path": "compiled", "statements": 1}
         return b'{"data":' + data.encode() + b',"extensions":' + orjson.dumps(extensions) + b"}"
