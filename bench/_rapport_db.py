@@ -79,12 +79,15 @@ LOAD: dict[str, tuple[str, str]] = {
                   UNION SELECT tenant_id, assignee FROM tickets WHERE assignee IS NOT NULL) u
             JOIN tenants t ON t.id = u.tenant_id""",
     ),
-    # Every bench account has orders: lifecycle stage 'customer'. The bench has no domain.
+    # Every bench account has orders: lifecycle stage 'customer'. The bench has no domain column,
+    # but its contacts' emails are at the account's domain (<words><id>.example): taken from there.
     "accounts": (
-        "tenant_id, id, name, industry, owner_id, lifecycle_stage, tier, created_at, updated_at",
-        f"""SELECT {bench_uuid("tenant_id")}, {bench_uuid("id")}, name, industry,
-                   {user_uuid("tenant_id", "owner")}, 'customer', tier, created_at, created_at
-            FROM accounts""",
+        "tenant_id, id, name, domain, industry, owner_id, lifecycle_stage, tier, created_at, updated_at",
+        f"""SELECT {bench_uuid("a.tenant_id")}, {bench_uuid("a.id")}, a.name,
+                   (SELECT split_part(c.email, '@', 2) FROM contacts c
+                    WHERE c.tenant_id = a.tenant_id AND c.account_id = a.id ORDER BY c.id LIMIT 1),
+                   a.industry, {user_uuid("a.tenant_id", "a.owner")}, 'customer', a.tier, a.created_at, a.created_at
+            FROM accounts a""",
     ),
     # Bench phones look like +1-555-1234567; Rapport stores E.164 (^\+[1-9][0-9]{6,14}$), so the
     # separators are dropped (+15551234567) and anything still invalid becomes NULL.
