@@ -15,8 +15,8 @@ keys and indexes of the loaded tables are taken from the catalog, dropped before
 recreated after it: bulk index builds and one set-based FK validation per constraint are about
 twice as fast as maintaining them row by row, and give compact indexes. The load runs with
 session_replication_role = replica so that row triggers (audit, events) do not fire for a
-snapshot. A database comment records what was loaded (a key over the dataset, this loader and
-the migrations) and when; prepare_db skips everything while the key matches and rebuilds the
+snapshot. A database comment records what was loaded (a key over the dataset, the column
+mapping and the migrations) and when; prepare_db skips everything while the key matches and rebuilds the
 database from scratch when it does not.
 """
 
@@ -153,12 +153,12 @@ def dataset_rows(env: Mapping[str, str]) -> dict[str, int]:
 
 
 def load_key(env: Mapping[str, str], product_dir: Path) -> str:
-    """What the loaded copy depends on: the dataset, this loader and Rapport's migrations."""
+    """What the loaded copy depends on: the dataset, the column mapping (LOAD) and Rapport's migrations."""
     meta = json.loads(Path(env["DATASET_META"]).read_text())
     digest = hashlib.sha256()
     # Timings in dataset.json change on every generation; the rows depend only on these.
     digest.update(json.dumps({k: meta[k] for k in ("scale", "rows", "max_ticket_id")}, sort_keys=True).encode())
-    digest.update(Path(__file__).read_bytes())
+    digest.update(json.dumps(LOAD).encode())
     for migration in sorted((product_dir / "backend" / "migrations").glob("*.sql")):
         digest.update(migration.name.encode() + migration.read_bytes())
     return digest.hexdigest()
@@ -368,11 +368,17 @@ async def recreate(target_dsn: str, rebuild: Rebuild, largest_first: list[str]) 
 
 async def check_ticket(env: Mapping[str, str], p: Mapping[str, Any], ticket: int) -> str | None:
     """The ticket a create_ticket request reported exists with the request's tenant, account,
-    subject and priority, open (p: the harness's parameters, bench ids)."""
+    subject and priority, open (p: the harness's parameters, bench ids).
+
+    The check also deletes it: `bench.py verify` checks the dashboard (ticket counts) after
+    create_ticket and cleans up only at the end, and its reference answers come from the bench
+    DB, which never sees the tickets created here, so a checked ticket must not stay behind.
+    """
     conn = await asyncpg.connect(superuser_dsn(env, DATABASE))
     try:
         row = await conn.fetchrow(
-            "SELECT tenant_id, account_id, subject, priority, status FROM tickets WHERE id = $1", uuid.UUID(int=ticket)
+            "DELETE FROM tickets WHERE id = $1 RETURNING tenant_id, account_id, subject, priority, status",
+            uuid.UUID(int=ticket),
         )
     finally:
         await conn.close()

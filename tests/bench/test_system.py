@@ -28,12 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 HARNESS = Path(os.environ.get("BENCH_HARNESS", ROOT.parent / "shared" / "bench"))
 
 
-def pending(workload: str, reason: str) -> object:
-    """A document waiting for its part of the API (issue 3); strict, so that it fails once the
-    API is there and the mark must go."""
-    return pytest.param(workload, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 @pytest.fixture(scope="module")
 def system() -> ModuleType:
     if not (HARNESS / "workloads.py").exists():
@@ -73,14 +67,6 @@ def test_ids_are_the_api_global_ids(system: ModuleType) -> None:
         assert system.from_global_id(to_global_id("Account", pk)) == bench_id
 
 
-@pytest.mark.parametrize(
-    "workload",
-    [
-        "account_detail",
-        "account_list",
-        pending("create_ticket", "ticketCreate is not in the schema yet"),
-        pending("dashboard", "analytics is not in the schema yet"),
-    ],
-)
+@pytest.mark.parametrize("workload", ["account_detail", "account_list", "create_ticket", "dashboard"])
 def test_documents_are_valid_against_the_schema(system: ModuleType, workload: str) -> None:
     assert validate(schema._schema, parse(system.DOCUMENTS[workload])) == []
