@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -40,6 +41,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 DATABASE = os.environ.get("RAPPORT_BENCH_DB", "rapport_bench")
+# prepare_db drops and recreates this database: never let it name anything but a bench copy.
+if not re.fullmatch(r"[a-z0-9_]*bench[a-z0-9_]*", DATABASE):
+    raise ValueError(f"RAPPORT_BENCH_DB={DATABASE!r}: a bench database name is lower-case and contains 'bench'")
 APP_ROLE = "rapport_app"
 OWNER_ROLE = "rapport_owner"
 # The JWT subject of every bench request; one user per tenant is created with it, so the
