@@ -13,7 +13,7 @@ help:
 	@echo "make fmt      format and auto-fix"
 	@echo "make migrate  apply migrations to RAPPORT_OWNER_DATABASE_URL (or RAPPORT_DATABASE_URL)"
 	@echo "make schema   regenerate schema/schema.graphql from the code"
-	@echo "make bench    benchmark against PostGraphile and raw asyncpg (../shared/bench)"
+	@echo "make bench    benchmark against PostGraphile and raw asyncpg (../shared/bench; see bench/README.md)"
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -39,3 +39,23 @@ migrate: install
 
 schema: install
 	$(RUN) python -m schema
+
+# The shared harness (../shared/bench) runs Rapport (bench/rapport.py), PostGraphile (A) and raw
+# Starlette+asyncpg (B) interleaved on the same data; bench/README.md explains the knobs.
+BENCH_HARNESS ?= $(abspath ../shared/bench)
+BENCH_SYSTEMS ?= postgraphile,python_asyncpg,rapport
+ROUNDS ?= 2
+DURATION ?= 10
+WARMUP ?= 3
+PROCS ?= 1
+BENCH_ARGS ?= --no-pgbench
+export BENCH_DATA ?= /tmp/bench-data
+
+bench: install
+	@test -x "$(BENCH_DATA)/venv/bin/python" -a -d "$(BENCH_DATA)/node/node_modules/postgraphile" \
+		&& command -v wrk >/dev/null || "$(BENCH_HARNESS)/run.sh" setup
+	@test -f "$(BENCH_DATA)/dataset.json" && psql -X -q -h 127.0.0.1 -U root -d "$${BENCH_DB:-bench_crm}" \
+		-c "SELECT 1 FROM accounts LIMIT 1" >/dev/null 2>&1 || "$(BENCH_HARNESS)/run.sh" gen
+	SYSTEMS=$(BENCH_SYSTEMS) BENCH_SYSTEMS_PATH=$(CURDIR)/bench CRM_PRODUCT_DIR=$(CURDIR) \
+		"$(BENCH_HARNESS)/run.sh" bench --rounds $(ROUNDS) --procs $(PROCS) --duration $(DURATION) \
+		--warmup $(WARMUP) $(BENCH_ARGS)
