@@ -368,12 +368,25 @@ class _Planner:
         backward = page.request.backward
         order = self.q.order_by(target, a, page.request.ordering, reverse=backward)
         size = self.q.param(page.size, "int")
-        limit = self.q.param(self._convert(page.size, lambda n: n + 1), "int")
+        selected = self.collect(connection_type, self._merged(nodes))
+        # One row beyond the page tells whether there is more in the direction of paging; only
+        # fetch and number it when pageInfo asks (list screens often do not).
+        needs_more = _asks(selected, "pageInfo", "hasPreviousPage" if backward else "hasNextPage")
+        numbered = needs_more or backward
+        limit = self.q.param(self._convert(page.size, lambda n: n + 1), "int") if needs_more else size
         display = "DESC" if backward else "ASC"
+        kept = f" FILTER (WHERE {x}.o <= {size})" if needs_more else ""
 
         def shown(item: str) -> str:
-            """The page's items in display order (the extra row that tells hasNextPage left out)."""
-            return f"coalesce(json_agg({item} ORDER BY {x}.o {display}) FILTER (WHERE {x}.o <= {size}), '[]')"
+            """The page's items in display order (without the extra row that tells what is ahead)."""
+            ordered = f" ORDER BY {x}.o {display}" if numbered else ""
+            return f"coalesce(json_agg({item}{ordered}){kept}, '[]')"
+
+        def edge_cursor(first_shown: bool) -> str:
+            if numbered:
+                direction = "ASC" if first_shown else "DESC"
+                return f"(array_agg({x}.c ORDER BY {x}.o {direction}){kept})[1]"
+            return f"(array_agg({x}.c))[{'1' if first_shown else 'count(*)'}]"
 
         node_type = get_named_type(connection_type.fields["nodes"].type)
         node_columns: list[str] = []  # JSON of the node, once per distinct selection
@@ -388,7 +401,7 @@ class _Planner:
 
         pairs = []
         needs_cursor = False
-        for key, field_nodes in self.collect(connection_type, self._merged(nodes)).items():
+        for key, field_nodes in selected.items():
             name = field_nodes[0].name.value
             if name == "__typename":
                 pairs.append((key, f"'{connection_type.name}'"))
@@ -438,11 +451,15 @@ class _Planner:
                 pairs.append((key, f"(SELECT count(*) FROM {target.table} {c} WHERE {count_where})"))
             else:
                 raise NotCompilable(f"{connection_type.name}.{name}")
-        columns = [*node_selections, f"row_number() OVER (ORDER BY {order}) AS o"]
+        columns = [*node_selections, *([f"row_number() OVER (ORDER BY {order}) AS o"] if numbered else [])]
         if needs_cursor:
             columns.append(f"{self.q.cursor(target, a, page.request.ordering)} AS c")
         inner = f"SELECT {', '.join(columns)} FROM {target.table} {a} WHERE {page_where} ORDER BY {order} LIMIT {limit}"
-        return f"(SELECT {_object(pairs)} FROM ({inner}) {x})"
+        body = _object(pairs)
+        if f"{x}." not in body and "count(*)" not in body:
+            return f"(SELECT {body})"  # only totalCount / __typename / the other direction: no rows needed
+        # HAVING makes it one group: one row even when the page is empty.
+        return f"(SELECT {body} FROM ({inner}) {x} HAVING true)"
 
     def _beyond(self, target: Entity, page: _Page, link: Callable[[str], str]) -> str:
         """pageInfo's other direction: a row at or before `after` (or at or after `before`)?"""
@@ -550,6 +567,18 @@ def _from_variable(value: Any, getter: Callable[[Mapping[str, Any]], Any], key: 
     if isinstance(value, bool | Enum) or key in _STRUCTURAL_KEYS:
         return value
     return Deferred(getter)
+
+
+def _asks(selected: Mapping[str, list[FieldNode]], field: str, sub_field: str) -> bool:
+    """Whether the selection asks `field { sub_field }` (fragments inside count as asking)."""
+    for nodes in selected.values():
+        if nodes[0].name.value != field:
+            continue
+        for node in nodes:
+            for sub in node.selection_set.selections if node.selection_set else ():
+                if not isinstance(sub, FieldNode) or sub.name.value == sub_field:
+                    return True
+    return False
 
 
 def _snake(name: str) -> str:
