@@ -7,6 +7,7 @@ CLI pass their own `Settings`.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,11 +15,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from uvicorn.config import STARTUP_FAILURE
 
 from backend import db
 from backend.auth import Authenticator
 from backend.migrations import available
-from backend.settings import Settings, get_settings
+from backend.settings import ConfigError, Settings, get_settings
 from schema import schema
 from schema.executor import GraphQLExecutor
 from schema.http import GraphQLEndpoint
@@ -28,7 +30,7 @@ log = logging.getLogger("rapport")
 
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
     """The application; `manage_db=False` leaves the database pool to the caller (tests)."""
-    settings = settings or get_settings()
+    settings = settings or _settings_or_exit()
     executor = GraphQLExecutor(schema, settings)
     endpoint = GraphQLEndpoint(executor, Authenticator(settings))
     expected_migrations = {m.version for m in available()}
@@ -66,3 +68,16 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         ],
         lifespan=lifespan,
     )
+
+
+def _settings_or_exit() -> Settings:
+    """Settings from the environment, or one line on stderr and uvicorn's start-up failure code.
+
+    With `--workers N`, uvicorn's supervisor stops on STARTUP_FAILURE instead of restarting a
+    worker that would fail the same way forever.
+    """
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        print(f"rapport: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(STARTUP_FAILURE) from None

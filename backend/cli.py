@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
@@ -21,20 +22,22 @@ from urllib.parse import quote, urlsplit
 
 import uvicorn
 import uvloop
+from pydantic import SecretStr
 
 from backend import db, embedded
-from backend.app import create_app
 from backend.auth import issue_token
 from backend.bootstrap import bootstrap
 from backend.errors import AppError
 from backend.migrations import MigrationError, available, migrate
 from backend.seed import SeedSize, seed_tenant
-from backend.settings import ConfigError, Settings, load_settings
+from backend.settings import ConfigError, Settings, load_settings, reference_table
 from tenants.provisioning import provision_tenant
 
 log = logging.getLogger("rapport.cli")
 
 DEMO_TENANT_ID = uuid.UUID("00000000-0000-4000-8000-00000000d3e0")
+# user:PASSWORD@ in a URL's authority, or a password= query parameter.
+_URL_PASSWORD = re.compile(r"(?<=://)([^/:@]*:)[^/@]*(?=@)|(?<=[?&])(password=)[^&]*")
 DEMO_ADMIN = {"subject": "demo-admin", "email": "admin@demo.example.com", "name": "Demo Admin"}
 
 
@@ -154,6 +157,14 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             await asyncio.to_thread(server.stop)
 
 
+async def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
+    if args.reference:
+        print(reference_table(), end="")
+        return
+    for name, value in settings.model_dump().items():
+        print(f"RAPPORT_{name.upper()}={_printable(value)}")
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 
@@ -196,11 +207,25 @@ async def _resolve_tenant(value: str) -> uuid.UUID:
     raise CliError(f"no tenant with the id or slug '{value}'")
 
 
+def _printable(value: object) -> str:
+    """A setting as an operator may see it: secrets and passwords inside URLs hidden."""
+    if value is None:
+        return ""
+    if isinstance(value, SecretStr):
+        return "(hidden)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return _URL_PASSWORD.sub(lambda m: f"{m[1] or m[2]}(hidden)", str(value))
+
+
 def _database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "rapport"
 
 
 async def _serve(settings: Settings, host: str, port: int) -> None:
+    # Building the GraphQL schema takes a second: only the commands that serve pay for it.
+    from backend.app import create_app  # noqa: PLC0415
+
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, loop="uvloop", http="httptools", lifespan="on", log_level="info"
     )
@@ -219,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bootstrap", help="create the roles and the database (needs a superuser)")
     p.add_argument("--superuser-url", default="postgresql://root@127.0.0.1:5432/postgres")
     p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("config", help="check the configuration and print it (secrets hidden)")
+    p.add_argument("--reference", action="store_true", help="print every setting as a Markdown table instead")
+    p.set_defaults(func=cmd_config)
 
     sub.add_parser("migrate", help="apply pending migrations as the owner role").set_defaults(func=cmd_migrate)
 
@@ -281,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.command == "run" else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("tortoise").setLevel(logging.WARNING)  # "Tortoise-ORM shutdown" after each command
     try:
         settings = load_settings()
         func: Command = args.func

@@ -173,7 +173,10 @@ async def ping() -> None:
 
 
 async def applied_migrations() -> set[str]:
+    """Versions the database has applied; empty before the first migration."""
     async with pool().acquire() as conn:
+        if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NULL"):
+            return set()
         rows = await conn.fetch("SELECT version FROM schema_migrations")
     return {r["version"] for r in rows}
 

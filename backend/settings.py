@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Self
+from typing import Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "rapport-dev-secret-change-me-0123456789abcdef"  # noqa: S105 - the well-known dev value
@@ -26,52 +27,94 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RAPPORT_", extra="ignore", frozen=True)
+    # Every field has a description: the README's configuration table is generated from them.
+    # Empty variables count as unset, as orchestrators often pass `NAME=` for "not configured".
+    model_config = SettingsConfigDict(env_prefix="RAPPORT_", extra="ignore", frozen=True, env_ignore_empty=True)
 
-    environment: Environment = Environment.DEV
+    environment: Environment = Field(
+        default=Environment.DEV,
+        description="`dev` or `prod`. Prod refuses the development JWT secret, needs a database URL "
+        "and turns GraphiQL and introspection off unless they are enabled explicitly.",
+    )
 
     # Postgres: the owner role runs migrations; the API and workers use the application role,
     # which is not the owner and has no BYPASSRLS, so Row-Level Security applies to it.
     database_url: str | None = Field(
         default=None,
-        description="Application role DSN (API, workers). Unset: `make run` provisions a local Postgres.",
+        description="Application role (`rapport_app`) DSN for the API and workers. "
+        "Unset: `make run` provisions a project-local Postgres.",
     )
     owner_database_url: str | None = Field(
-        default=None, description="Owner role DSN for migrations. Unset: the application DSN."
+        default=None,
+        description="Owner role (`rapport_owner`) DSN, used only to apply migrations. Unset: `RAPPORT_DATABASE_URL`.",
     )
-    db_pool_min: Annotated[int, Field(ge=0, le=1000)] = 1
-    db_pool_max: Annotated[int, Field(ge=1, le=1000)] = 10
-    db_statement_timeout_ms: Annotated[int, Field(ge=0)] = 15_000
+    db_pool_min: int = Field(default=1, ge=0, le=1000, description="Connections each process keeps open (0 to 1000).")
+    db_pool_max: int = Field(
+        default=10, ge=1, le=1000, description="Most connections each process opens (1 to 1000); see infra/SCALING.md."
+    )
+    db_statement_timeout_ms: int = Field(
+        default=15_000, ge=0, description="Postgres `statement_timeout` for the application role, in ms (0: none)."
+    )
 
     broker_url: str = Field(
         default="redis://127.0.0.1:6379/0",
-        description="Dramatiq broker: redis://… or amqp://…",
+        description="Dramatiq broker for background jobs, `redis://` or `amqp://` (validated; no workers use it yet).",
     )
 
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
-    jwt_issuer: str = "rapport"
-    jwt_audience: str = "rapport-api"
-    jwt_jwks_url: str | None = None
-    jwt_leeway_seconds: Annotated[int, Field(ge=0, le=300)] = 30
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(DEV_JWT_SECRET),
+        description="HS256 key that signs and verifies bearer tokens, 32+ characters. "
+        "The default is a public development value that prod refuses.",
+    )
+    jwt_issuer: str = Field(default="rapport", description="Required `iss` claim of bearer tokens.")
+    jwt_audience: str = Field(default="rapport-api", description="Required `aud` claim of bearer tokens.")
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        description="JWKS address of an external identity provider. Accepted but not used yet: "
+        "tokens are verified with `RAPPORT_JWT_SECRET` only.",
+    )
+    jwt_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="Clock skew tolerated on `exp`/`iat`, in seconds (0 to 300)."
+    )
     auth_provision_users: bool = Field(
-        default=True, description="Create a user on the first valid token for an unknown subject."
+        default=True,
+        description="Create the user on the first valid token (with an `email` claim) for an unknown subject.",
     )
 
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
-    graphiql: bool | None = Field(default=None, description="Serve GraphiQL. Default: on in dev, off in prod.")
-    introspection: bool | None = Field(default=None, description="Allow introspection. Default: on in dev only.")
+    host: str = Field(
+        default="127.0.0.1", description="Address `serve` and `run` listen on (plain `uvicorn` takes `--host`)."
+    )
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="Port `serve` and `run` listen on (plain `uvicorn` takes `--port`)."
+    )
+    graphiql: bool | None = Field(
+        default=None, description="Serve GraphiQL on `GET /graphql`. Unset: on in dev, off in prod."
+    )
+    introspection: bool | None = Field(
+        default=None, description="Allow schema introspection. Unset: on in dev, off in prod."
+    )
 
     # Query limits, enforced before execution.
-    max_depth: Annotated[int, Field(ge=1)] = 12
-    max_aliases: Annotated[int, Field(ge=1)] = 30
-    max_tokens: Annotated[int, Field(ge=1)] = 5_000
-    max_cost: Annotated[int, Field(ge=1)] = 50_000
-    max_batch: Annotated[int, Field(ge=1)] = 10
-    page_default: Annotated[int, Field(ge=1)] = 50
-    page_max: Annotated[int, Field(ge=1)] = 500
+    max_depth: int = Field(default=12, ge=1, description="Deepest selection nesting accepted.")
+    max_aliases: int = Field(default=30, ge=1, description="Most aliases in one operation.")
+    max_tokens: int = Field(
+        default=5_000, ge=1, description="Most lexical tokens in one document (bounds parsing work)."
+    )
+    max_cost: int = Field(
+        default=50_000,
+        ge=1,
+        description="Highest estimated cost of one operation: each selected field counts 1, times the page "
+        "sizes of the lists around it (an upper bound on the values a response can hold).",
+    )
+    max_batch: int = Field(default=10, ge=1, description="Most operations in one batched POST.")
+    page_default: int = Field(
+        default=50, ge=1, description="Page size a list or connection is costed at when it gets no `first`/`last`."
+    )
+    page_max: int = Field(default=500, ge=1, description="Largest page (`first`/`last`) a connection accepts.")
 
-    embedded_data_dir: str = Field(default=".rapport", description="Where `make run` keeps its local Postgres.")
+    embedded_data_dir: str = Field(
+        default=".rapport", description="Folder where `make run` keeps its project-local Postgres (`pgdata/`)."
+    )
 
     @field_validator("database_url", "owner_database_url")
     @classmethod
@@ -89,18 +132,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        # Messages start with the variable to fix: `load_settings` prints them as they are.
         if self.db_pool_min > self.db_pool_max:
-            raise ValueError("db_pool_min must not exceed db_pool_max")
+            raise ValueError(f"RAPPORT_DB_POOL_MIN: must not exceed RAPPORT_DB_POOL_MAX ({self.db_pool_max})")
         if self.page_default > self.page_max:
-            raise ValueError("page_default must not exceed page_max")
+            raise ValueError(f"RAPPORT_PAGE_DEFAULT: must not exceed RAPPORT_PAGE_MAX ({self.page_max})")
+        # The secret verifies every token (JWKS is not wired in yet), so it is checked even
+        # when a JWKS URL is set: a prod server must never accept tokens signed with the public value.
         secret = self.jwt_secret.get_secret_value()
         if self.environment is Environment.PROD:
-            if secret == DEV_JWT_SECRET and not self.jwt_jwks_url:
-                raise ValueError("prod refuses the dev JWT secret: set RAPPORT_JWT_SECRET or RAPPORT_JWT_JWKS_URL")
+            if secret == DEV_JWT_SECRET:
+                raise ValueError("RAPPORT_JWT_SECRET: prod refuses the development secret; set a random one")
             if self.database_url is None:
-                raise ValueError("prod needs RAPPORT_DATABASE_URL")
-        if len(secret) < 32 and not self.jwt_jwks_url:
-            raise ValueError("jwt_secret must be at least 32 characters")
+                raise ValueError("RAPPORT_DATABASE_URL: prod needs it set")
+        if len(secret) < 32:
+            raise ValueError("RAPPORT_JWT_SECRET: must be at least 32 characters")
         return self
 
     @property
@@ -121,13 +167,34 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        env = f"RAPPORT_{where.upper()}" if where else "configuration"
-        message = first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"invalid configuration: {env}: {message}") from None
+        raise ConfigError("invalid configuration: " + "; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def _describe(error: ErrorDetails) -> str:
+    message = " ".join(error["msg"].removeprefix("Value error, ").split())  # never more than one line
+    if not error["loc"]:  # a model-level check names its variable itself
+        return message
+    return f"RAPPORT_{str(error['loc'][0]).upper()}: {message}"
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()
+
+
+def reference_table() -> str:
+    """Every setting as a Markdown table row: variable, default, meaning (README.md embeds it)."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        rows.append(f"| `RAPPORT_{name.upper()}` | {_shown(field.default)} | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown(default: object) -> str:
+    if default is None:
+        return "unset"
+    if isinstance(default, SecretStr):
+        return "development value"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`"

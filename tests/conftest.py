@@ -13,6 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -140,11 +141,17 @@ class Api:
         return [{**e.get("extensions", {}), "message": e["message"]} for e in body["errors"]]
 
 
-@pytest.fixture(scope="session")
-async def api(settings: Settings, app_db: None) -> AsyncIterator[Api]:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[Api]:
+    """`create_app(settings)` behind a real uvicorn server; the caller provides the database pool."""
+    port = free_port()
     config = uvicorn.Config(create_app(settings, manage_db=False), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -153,7 +160,15 @@ async def api(settings: Settings, app_db: None) -> AsyncIterator[Api]:
             task.result()
         await asyncio.sleep(0.01)
     url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        yield Api(url=url, client=client, settings=settings)
-    server.should_exit = True
-    await task
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            yield Api(url=url, client=client, settings=settings)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def api(settings: Settings, app_db: None) -> AsyncIterator[Api]:
+    async with serve(settings) as running:
+        yield running
