@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import asyncpg
 import uvicorn
 import uvloop
 from pydantic import SecretStr
@@ -317,17 +318,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(func(settings, args))
     except (ConfigError, CliError, MigrationError) as exc:
-        print(f"rapport: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), 2)
     except AppError as exc:
-        print(f"rapport: {exc.message}", file=sys.stderr)
-        return 1
+        return _fail(exc.message, 1)
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:
-        print(f"rapport: cannot reach the database: {exc}", file=sys.stderr)
-        return 1
+    except OSError as exc:  # refused, unknown host, unknown database (Tortoise raises a ConnectionError)
+        return _fail(f"cannot reach the database: {exc}", 1)
+    except asyncpg.PostgresError as exc:  # authentication, permissions, a failing migration statement
+        return _fail(f"database error: {exc}", 1)
     return 0
+
+
+def _fail(message: str, status: int) -> int:
+    print("rapport: " + " ".join(message.split()), file=sys.stderr)  # always one line
+    return status
 
 
 if __name__ == "__main__":

@@ -49,6 +49,16 @@ def _with_user_and_db(url: str, user: str, database: str) -> str:
     return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, ""))
 
 
+def database_named(name: str) -> Database:
+    """The URLs of database `name` on the test cluster, for each role (it may not exist yet)."""
+    return Database(
+        name=name,
+        superuser_url=_with_user_and_db(SUPERUSER_URL, urlsplit(SUPERUSER_URL).username or "root", name),
+        owner_url=_with_user_and_db(SUPERUSER_URL, "rapport_owner", name),
+        app_url=_with_user_and_db(SUPERUSER_URL, "rapport_app", name),
+    )
+
+
 def _reachable(url: str) -> bool:
     parts = urlsplit(url)
     try:
@@ -62,19 +72,13 @@ def _reachable(url: str) -> bool:
 async def database() -> AsyncIterator[Database]:
     if not _reachable(SUPERUSER_URL):
         pytest.exit(f"no Postgres at {SUPERUSER_URL}: start it (see .ci/run) or set RAPPORT_TEST_SUPERUSER_URL", 2)
-    name = f"rapport_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    await bootstrap(SUPERUSER_URL, name)
-    test_db = Database(
-        name=name,
-        superuser_url=_with_user_and_db(SUPERUSER_URL, urlsplit(SUPERUSER_URL).username or "root", name),
-        owner_url=_with_user_and_db(SUPERUSER_URL, "rapport_owner", name),
-        app_url=_with_user_and_db(SUPERUSER_URL, "rapport_app", name),
-    )
+    test_db = database_named(f"rapport_test_{os.getpid()}_{uuid.uuid4().hex[:6]}")
+    await bootstrap(SUPERUSER_URL, test_db.name)
     await migrate(test_db.owner_url)
     try:
         yield test_db
     finally:
-        await drop_database(SUPERUSER_URL, name)
+        await drop_database(SUPERUSER_URL, test_db.name)
 
 
 @pytest.fixture(scope="session")
