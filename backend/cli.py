@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import re
+import socket
 import sys
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
@@ -144,14 +145,13 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             email=DEMO_ADMIN["email"], name=DEMO_ADMIN["name"],
         )  # fmt: skip
         headers = quote(json.dumps({"Authorization": f"Bearer {token}"}))
-        print(
+        banner = (
             f"\nRapport is running: http://{host}:{port}/graphql   (Ctrl-C stops it)\n"
             f"Demo tenant 'Demo Company' ({'created with demo data' if created else 'existing data kept'}).\n"
             f'Admin token, for GraphiQL\'s Headers tab as {{"Authorization": "Bearer <token>"}}:\n\n{token}\n\n'
-            f"Or open GraphiQL with the header filled in:\nhttp://{host}:{port}/graphql?headers={headers}\n",
-            flush=True,
+            f"Or open GraphiQL with the header filled in:\nhttp://{host}:{port}/graphql?headers={headers}\n"
         )
-        await _serve(settings, host, port)
+        await _serve(settings, host, port, banner=banner)
     finally:
         if server is not None:
             print("stopping the project-local Postgres", flush=True)
@@ -223,14 +223,26 @@ def _database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "rapport"
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
+async def _serve(settings: Settings, host: str, port: int, *, banner: str | None = None) -> None:
+    """Serve until Ctrl-C; `banner` is printed once the port accepts connections, not before."""
     # Building the GraphQL schema takes a second: only the commands that serve pay for it.
     from backend.app import create_app  # noqa: PLC0415
 
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, loop="uvloop", http="httptools", lifespan="on", log_level="info"
     )
-    await uvicorn.Server(config).serve()
+    await _Server(config, banner).serve()
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, banner: str | None) -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.banner:
+            print(self.banner, flush=True)
 
 
 # -- argument parsing -------------------------------------------------------------------------
