@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("bootstrap", help="create the roles and the database (needs a superuser)")
-    p.add_argument("--superuser-url", default="postgresql://root@127.0.0.1:5432/postgres")
+    p.add_argument("--superuser-url", default="postgresql://root@127.0.0.1:5432/postgres", help="default: %(default)s")
     p.set_defaults(func=cmd_bootstrap)
 
     p = sub.add_parser("config", help="check the configuration and print it (secrets hidden)")
@@ -266,30 +266,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(dest="tenant_command", required=True)
     p = tenant.add_parser("create", help="create a tenant")
-    p.add_argument("name")
-    p.add_argument("--slug")
+    p.add_argument("name", help="display name, 1 to 200 characters")
+    p.add_argument("--slug", help="lower-case letters, digits and dashes (default: derived from the name)")
     p.set_defaults(func=cmd_tenant_create)
     tenant.add_parser("list", help="list tenants").set_defaults(func=cmd_tenant_list)
 
     p = sub.add_parser("seed", help="write deterministic demo or benchmark data")
     p.add_argument("--tenant", help="seed this existing tenant (id or slug) instead of creating tenants")
     p.add_argument("--tenants", type=_positive, default=1, help="tenants to create and seed")
-    p.add_argument("--accounts", type=_natural, default=300)
-    p.add_argument("--contacts-per-account", type=_natural, default=4)
-    p.add_argument("--orders-per-contact", type=_natural, default=2)
-    p.add_argument("--lines-per-order", type=_natural, default=2)
-    p.add_argument("--tickets-per-contact", type=_natural, default=1)
-    p.add_argument("--feedback-per-contact", type=_natural, default=1)
-    p.add_argument("--products", type=_natural, default=40)
-    p.add_argument("--users", type=_natural, default=6)
-    p.add_argument("--seed", type=int, default=42)
+    for option, default in (
+        ("--accounts", 300), ("--contacts-per-account", 4), ("--orders-per-contact", 2), ("--lines-per-order", 2),
+        ("--tickets-per-contact", 1), ("--feedback-per-contact", 1), ("--products", 40), ("--users", 6),
+    ):  # fmt: skip
+        p.add_argument(option, type=_natural, default=default, help="default: %(default)s")
+    p.add_argument("--seed", type=int, default=42, help="same seed, same rows (default: %(default)s)")
     p.set_defaults(func=cmd_seed)
 
     p = sub.add_parser("token", help="print a development JWT (HS256, shared secret)")
     p.add_argument("--tenant", required=True, help="tenant id or slug")
     p.add_argument("--user", required=True, help="subject (and email if it contains @)")
     p.add_argument("--role", action="append", default=[], help="role (repeatable)")
-    p.add_argument("--email")
+    p.add_argument("--email", help="email claim (default: the user if it contains @, else USER@example.com)")
     p.add_argument("--ttl", type=_positive, default=12 * 3600, help="seconds until expiry")
     p.set_defaults(func=cmd_token)
 
@@ -298,8 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", cmd_run, "make run: local database + demo + API"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--host")
-        p.add_argument("--port", type=_positive)
+        p.add_argument("--host", help="default: RAPPORT_HOST")
+        p.add_argument("--port", type=_positive, help="default: RAPPORT_PORT")
         p.set_defaults(func=func)
     return parser
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -14,7 +13,7 @@ import asyncpg
 import pytest
 
 from backend.bootstrap import bootstrap, drop_database
-from backend.cli import build_parser, main
+from backend.cli import main
 from backend.migrations import available, migrate, pending
 from backend.models import Tenant
 from tests import processes
@@ -56,17 +55,8 @@ async def new_database() -> AsyncIterator[Database]:
         await drop_database(SUPERUSER_URL, fresh.name)
 
 
-def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    found = [prefix]
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                found += _commands(sub, (*prefix, name))
-    return found
-
-
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    commands = _commands(build_parser())
+    commands = processes.cli_commands()
     assert {("migrate",), ("tenant", "create"), ("tenant", "list"), ("seed",), ("token",), ("run",)} <= set(commands)
     for command in commands:
         with pytest.raises(SystemExit) as exited:

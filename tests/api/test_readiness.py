@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import uuid
@@ -47,26 +46,15 @@ async def test_readyz_names_the_migrations_the_database_lacks(api: Api, database
 async def serving(env: dict[str, str], log: Path) -> AsyncIterator[httpx.AsyncClient]:
     """`python -m backend.cli serve` on a free port, its output in `log`."""
     port = free_port()
-    with log.open("w") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "backend.cli", "serve", "--port", str(port),
-            cwd=processes.ROOT, env=env, stdout=out, stderr=out,
-        )  # fmt: skip
+    server = await processes.start(sys.executable, "-m", "backend.cli", "serve", "--port", str(port), env=env, log=log)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(processes.LIMIT_SECONDS * 10):
-                if process.returncode is not None:
-                    raise AssertionError("serve exited:\n" + await asyncio.to_thread(log.read_text))
-                try:
-                    await client.get("/healthz")
-                    break
-                except httpx.ConnectError:
-                    await asyncio.sleep(0.1)
+            await processes.wait_until_listening(client, server, log)
             yield client
     finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
+        if server.returncode is None:
+            server.terminate()
+            await server.wait()
 
 
 @pytest.mark.slow
