@@ -94,21 +94,19 @@ async def test_tenant_create_list_and_refusals(env: dict[str, str], database: Da
     tenant = json.loads(created.stdout)
     assert (tenant["slug"], tenant["name"]) == (slug, "Acme Test")
 
-    duplicate, bad_slug, listed = await asyncio.gather(
+    duplicate, listed = await asyncio.gather(
         processes.cli("tenant", "create", "Someone Else", "--slug", slug, env=env),
-        processes.cli("tenant", "create", "Bad", "--slug", "Not A Slug", env=env),
         processes.cli("tenant", "list", env=env),
     )
     assert (duplicate.returncode, duplicate.error_line) == (
         1,
         f"rapport: a tenant with the slug '{slug}' exists already",
     )
-    assert (bad_slug.returncode, bad_slug.error_line) == (1, "rapport: a slug is lower-case letters, digits and dashes")
     assert listed.returncode == 0
     assert [line.split()[:2] for line in listed.stdout.splitlines() if slug in line] == [[tenant["id"], slug]]
     conn = await asyncpg.connect(database.superuser_url)
     try:
-        names = await conn.fetch("SELECT name FROM tenants WHERE slug = $1 OR name = 'Bad'", slug)
+        names = await conn.fetch("SELECT name FROM tenants WHERE slug = $1", slug)
     finally:
         await conn.close()
     assert [r["name"] for r in names] == ["Acme Test"]
@@ -183,16 +181,12 @@ async def test_token_prints_a_working_bearer_token(api: Api, tenant: Tenant, env
 
 
 async def test_an_unknown_tenant_is_one_clear_line(env: dict[str, str]) -> None:
-    token, seed = await asyncio.gather(
-        processes.cli("token", "--tenant", "no-such-tenant", "--user", "eve", env=env),
-        processes.cli("seed", "--tenant", "00000000-0000-4000-8000-00000000beef", *SMALL, env=env),
-    )
-    assert (token.returncode, token.error_line) == (2, "rapport: no tenant with the id or slug 'no-such-tenant'")
-    assert (seed.returncode, seed.error_line) == (
+    token = await processes.cli("token", "--tenant", "no-such-tenant", "--user", "eve", env=env)
+    assert (token.returncode, token.error_line, token.stdout) == (
         2,
-        "rapport: no tenant with the id or slug '00000000-0000-4000-8000-00000000beef'",
+        "rapport: no tenant with the id or slug 'no-such-tenant'",
+        "",
     )
-    assert token.stdout == seed.stdout == ""
 
 
 async def test_database_problems_are_one_clear_line(database: Database) -> None:
