@@ -65,6 +65,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert capsys.readouterr().out.startswith(" ".join(("usage: python -m backend.cli", *command))), command
 
 
+@pytest.mark.slow
 async def test_bootstrap_and_migrate_are_idempotent(new_database: Database) -> None:
     env = env_for(new_database)
     bootstraps = [await processes.cli("bootstrap", "--superuser-url", SUPERUSER_URL, env=env) for _ in range(2)]
@@ -87,6 +88,7 @@ async def test_bootstrap_and_migrate_are_idempotent(new_database: Database) -> N
     assert owner == "rapport_owner"
 
 
+@pytest.mark.slow
 async def test_tenant_create_list_and_refusals(env: dict[str, str], database: Database) -> None:
     slug = f"acme-{uuid.uuid4().hex[:8]}"
     created = await processes.cli("tenant", "create", "Acme Test", "--slug", slug, env=env)
@@ -133,6 +135,7 @@ async def _seeded_rows(url: str, tenant_ids: list[uuid.UUID]) -> dict[str, list[
     return rows
 
 
+@pytest.mark.slow
 async def test_seed_is_deterministic_and_sized_by_its_arguments(
     env: dict[str, str], database: Database, new_database: Database
 ) -> None:
@@ -157,6 +160,7 @@ async def test_seed_is_deterministic_and_sized_by_its_arguments(
     assert names[0] != names[1]
 
 
+@pytest.mark.slow
 async def test_token_prints_a_working_bearer_token(api: Api, tenant: Tenant, env: dict[str, str]) -> None:
     by_slug, by_id = await asyncio.gather(
         processes.cli(
@@ -180,6 +184,7 @@ async def test_token_prints_a_working_bearer_token(api: Api, tenant: Tenant, env
     ]
 
 
+@pytest.mark.slow
 async def test_an_unknown_tenant_is_one_clear_line(env: dict[str, str]) -> None:
     token = await processes.cli("token", "--tenant", "no-such-tenant", "--user", "eve", env=env)
     assert (token.returncode, token.error_line, token.stdout) == (
@@ -189,6 +194,7 @@ async def test_an_unknown_tenant_is_one_clear_line(env: dict[str, str]) -> None:
     )
 
 
+@pytest.mark.slow
 async def test_database_problems_are_one_clear_line(database: Database) -> None:
     unknown_role = database_named(database.name).app_url.replace("rapport_app@", "nobody_here@")
     unset, refused, denied = await asyncio.gather(
