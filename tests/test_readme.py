@@ -42,5 +42,4 @@ def test_every_command_is_documented() -> None:
 def test_every_folder_is_on_the_map() -> None:
     mapped = set(re.findall(r"^\| `([a-z_]+)/` \|", _section("Folder map"), re.MULTILINE))
     present = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
-    assert present <= mapped, f"folders missing from the README's map: {sorted(present - mapped)}"
-    assert mapped - present <= {"bench"}  # the one folder the map says is not created yet
+    assert mapped == present, f"only on the map: {sorted(mapped - present)}, missing: {sorted(present - mapped)}"
