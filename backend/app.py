@@ -7,10 +7,12 @@ CLI pass their own `Settings`.
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -81,3 +83,25 @@ def _settings_or_exit() -> Settings:
     except ConfigError as exc:
         print(f"rapport: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(STARTUP_FAILURE) from None
+
+
+async def serve(settings: Settings, host: str, port: int, *, banner: str | None = None) -> None:
+    """Serve the application until Ctrl-C (`backend.cli serve` and `run`).
+
+    `banner` is printed once the port accepts connections, not before.
+    """
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, loop="uvloop", http="httptools", lifespan="on", log_level="info"
+    )
+    await _Server(config, banner).serve()
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, banner: str | None) -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.banner:
+            print(self.banner, flush=True)

@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import re
-import socket
 import sys
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
@@ -22,18 +21,19 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import asyncpg
-import uvicorn
 import uvloop
 from pydantic import SecretStr
 
 from backend import db, embedded
-from backend.auth import issue_token
 from backend.bootstrap import bootstrap
 from backend.errors import AppError
 from backend.migrations import MigrationError, available, migrate
 from backend.seed import SeedSize, seed_tenant
 from backend.settings import ConfigError, Settings, load_settings, reference_table
 from tenants.provisioning import provision_tenant
+
+# backend.app (uvicorn, the GraphQL schema) and backend.auth (JWT, cryptography) are imported
+# inside the commands that use them: the other commands start in about half the time.
 
 log = logging.getLogger("rapport.cli")
 
@@ -105,6 +105,8 @@ async def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
+    from backend.auth import issue_token  # noqa: PLC0415
+
     async with _database(settings):
         tenant_id = await _resolve_tenant(args.tenant)
     email = args.email or (args.user if "@" in args.user else f"{args.user}@example.com")
@@ -123,6 +125,8 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     """Zero set-up development server: local Postgres, migrations, demo tenant, token, API."""
+    from backend.auth import issue_token  # noqa: PLC0415
+
     server = None
     if settings.database_url is None:
         print("starting the project-local Postgres in", settings.embedded_data_dir, flush=True)
@@ -224,25 +228,9 @@ def _database_name(url: str) -> str:
 
 
 async def _serve(settings: Settings, host: str, port: int, *, banner: str | None = None) -> None:
-    """Serve until Ctrl-C; `banner` is printed once the port accepts connections, not before."""
-    # Building the GraphQL schema takes a second: only the commands that serve pay for it.
-    from backend.app import create_app  # noqa: PLC0415
+    from backend.app import serve  # noqa: PLC0415 - see the note on imports above
 
-    config = uvicorn.Config(
-        create_app(settings), host=host, port=port, loop="uvloop", http="httptools", lifespan="on", log_level="info"
-    )
-    await _Server(config, banner).serve()
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, banner: str | None) -> None:
-        super().__init__(config)
-        self.banner = banner
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started and self.banner:
-            print(self.banner, flush=True)
+    await serve(settings, host, port, banner=banner)
 
 
 # -- argument parsing -------------------------------------------------------------------------
