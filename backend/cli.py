@@ -38,9 +38,9 @@ from tenants.provisioning import provision_tenant
 log = logging.getLogger("rapport.cli")
 
 DEMO_TENANT_ID = uuid.UUID("00000000-0000-4000-8000-00000000d3e0")
+DEMO_ADMIN = {"subject": "demo-admin", "email": "admin@demo.example.com", "name": "Demo Admin"}
 # user:PASSWORD@ in a URL's authority, or a password= query parameter.
 _URL_PASSWORD = re.compile(r"(?<=://)([^/:@]*:)[^/@]*(?=@)|(?<=[?&])(password=)[^&]*")
-DEMO_ADMIN = {"subject": "demo-admin", "email": "admin@demo.example.com", "name": "Demo Admin"}
 
 
 class CliError(Exception):
