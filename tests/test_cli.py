@@ -16,6 +16,7 @@ from backend.bootstrap import bootstrap, drop_database
 from backend.cli import main
 from backend.migrations import available, migrate, pending
 from backend.models import Tenant
+from backend.settings import Settings, reference_table
 from tests import processes
 from tests.conftest import SUPERUSER_URL, Api, Database, database_named
 
@@ -63,6 +64,38 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([*command, "--help"])
         assert exited.value.code == 0, command
         assert capsys.readouterr().out.startswith(" ".join(("usage: python -m backend.cli", *command))), command
+
+
+def test_config_prints_the_settings_in_effect_with_secrets_hidden(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [n for n in os.environ if n.startswith("RAPPORT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("RAPPORT_DATABASE_URL", "postgresql://rapport_app:s3cret@db:5432/rapport")
+    monkeypatch.setenv(
+        "RAPPORT_OWNER_DATABASE_URL", "postgresql://rapport_owner@db/rapport?password=0wn&sslmode=require"
+    )
+    monkeypatch.setenv("RAPPORT_BROKER_URL", "redis://:r3dis@cache:6379/0")
+    monkeypatch.setenv("RAPPORT_JWT_SECRET", "x" * 40)
+    assert main(["config"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(Settings.model_fields)
+    shown = dict(line.split("=", 1) for line in lines)
+    assert shown["RAPPORT_DATABASE_URL"] == "postgresql://rapport_app:(hidden)@db:5432/rapport"
+    assert (
+        shown["RAPPORT_OWNER_DATABASE_URL"] == "postgresql://rapport_owner@db/rapport?password=(hidden)&sslmode=require"
+    )
+    assert shown["RAPPORT_BROKER_URL"] == "redis://:(hidden)@cache:6379/0"
+    assert shown["RAPPORT_JWT_SECRET"] == "(hidden)"
+    assert (shown["RAPPORT_PORT"], shown["RAPPORT_AUTH_PROVISION_USERS"], shown["RAPPORT_GRAPHIQL"]) == (
+        "8000",
+        "true",
+        "",
+    )
+    assert "s3cret" not in "".join(lines) and "0wn" not in "".join(lines) and "r3dis" not in "".join(lines)
+
+    assert main(["config", "--reference"]) == 0
+    assert capsys.readouterr().out == reference_table()
 
 
 @pytest.mark.slow
