@@ -254,18 +254,21 @@ def _account_hits(q: Query, rules: AccountRules, target: str, pair: str, *, whol
     accounts, contacts = entity("Account"), entity("Contact")
     table = accounts.table if target == "table" else "probe"
     seen = q.visible(accounts, "t") if target == "table" else "true"
-    free = q.param(FREE_MAIL_DOMAINS, "text[]")
+    free = q.param(FREE_MAIL_DOMAINS, "text[]") if rules.same_domain or rules.email_domain else ""
     hits = []
     if rules.same_domain:
         hits.append(
             f"SELECT p.id, t.id, '{Rule.SAME_DOMAIN}', NULL::real, p.domain FROM probe p "
             f"JOIN {table} t ON t.domain = p.domain AND {pair} AND {seen} WHERE p.domain <> ALL({free})"
         )
-    if rules.similar_name:
+    if rules.similar_name and whole_tenant and target == "table":
+        hits.append(_similar_names_everywhere(q, rules.name_threshold))
+    elif rules.similar_name:
         # `%` is the indexable form of similarity() >= pg_trgm.similarity_threshold (set per statement).
+        other = _name_key("t") if target == "table" else "t.name_key"
         hits.append(
-            f"SELECT p.id, t.id, '{Rule.SIMILAR_NAME}', similarity({_name_key('t')}, {_name_key('p')}), NULL FROM probe p "
-            f"JOIN {table} t ON {_name_key('t')} % {_name_key('p')} AND {pair} AND {seen} WHERE {_name_key('p')} <> ''"
+            f"SELECT p.id, t.id, '{Rule.SIMILAR_NAME}', similarity({other}, p.name_key), NULL FROM probe p "
+            f"JOIN {table} t ON {other} % p.name_key AND {pair} AND {seen} WHERE p.name_key <> ''"
         )
     if rules.email_domain and target == "table":
         email_domain = "lower(split_part(c.email, '@', 2))"
@@ -288,6 +291,31 @@ def _account_hits(q: Query, rules: AccountRules, target: str, pair: str, *, whol
     return hits
 
 
+def _similar_names_everywhere(q: Query, threshold: float) -> str:
+    """Every pair of similar names among all probe rows, without comparing every pair.
+
+    Prefix filtering: order each name's trigrams from rarest to commonest (over the tenant);
+    two trigram sets with Jaccard similarity (what pg_trgm's similarity() is) of at least s
+    share a trigram among the first n - ceil(s * n) + 1 of each. Candidate pairs come from a
+    hash join on those rare trigrams and are then checked exactly.
+    """
+    exact = q.param(threshold, "real")
+    loose = q.param(threshold - 1e-6, "float8")  # float4 rounding must not shorten a prefix
+    return (
+        "WITH grams AS MATERIALIZED (SELECT p.id, p.name_key, g FROM probe p "
+        "CROSS JOIN LATERAL unnest(show_trgm(p.name_key)) g WHERE p.name_key <> ''), "
+        "freq AS (SELECT g, count(*) AS f FROM grams GROUP BY g), "
+        "ranked AS (SELECT gr.id, gr.name_key, gr.g, count(*) OVER (PARTITION BY gr.id) AS n, "
+        "row_number() OVER (PARTITION BY gr.id ORDER BY freq.f, gr.g) AS r FROM grams gr JOIN freq USING (g)), "
+        f"prefix AS MATERIALIZED (SELECT id, name_key, n, g FROM ranked WHERE r <= n - ceil({loose} * n) + 1), "
+        # Jaccard >= s also needs the sizes within a factor s of each other.
+        "candidates AS (SELECT DISTINCT a.id AS a, b.id AS b, a.name_key AS ka, b.name_key AS kb "
+        f"FROM prefix a JOIN prefix b ON b.g = a.g AND b.id > a.id AND b.n >= {loose} * a.n AND a.n >= {loose} * b.n) "
+        f"SELECT a, b, '{Rule.SIMILAR_NAME}', similarity(ka, kb), NULL FROM candidates "
+        f"WHERE similarity(ka, kb) >= {exact}"
+    )
+
+
 def _contact_hits(q: Query, rules: ContactRules, target: str, pair: str, *, whole_tenant: bool) -> _Hits:
     contacts = entity("Contact")
     table = contacts.table if target == "table" else "probe"
@@ -304,7 +332,8 @@ def _contact_hits(q: Query, rules: ContactRules, target: str, pair: str, *, whol
             f"JOIN {table} t ON t.phone = p.phone AND {pair} AND {seen}"
         )
     if rules.similar_name:
-        score = f"similarity({_full_name('t')}, {_full_name('p')})"
+        other = _full_name("t") if target == "table" else "t.full_name"
+        score = f"similarity({other}, p.full_name)"
         hits.append(
             f"SELECT p.id, t.id, '{Rule.SIMILAR_NAME}', {score}, NULL FROM probe p "
             f"JOIN {table} t ON t.account_id = p.account_id AND {pair} AND {seen} "
@@ -324,15 +353,21 @@ class _Probe:
         return self.rows is None
 
 
+# What the rules compare, computed once per probe row.
+_DERIVED = {"Account": f"{_name_key('b')} AS name_key", "Contact": f"{_full_name('b')} AS full_name"}
+
+
 def _probe_sql(q: Query, entity_name: str, probe: _Probe) -> str:
     target = entity(entity_name)
     names = _PROBE_COLUMNS[entity_name]
     if probe.rows is None:
-        return f"SELECT {', '.join(names)} FROM {target.table} p WHERE {q.visible(target, 'p')}"
-    arrays = [
-        q.param([row.get(n) for row in probe.rows], SQL_TYPES[target.column(n).kind] + "[]") for n in names
-    ]
-    return f"SELECT * FROM unnest({', '.join(arrays)}) AS p({', '.join(names)})"
+        base = f"SELECT {', '.join(names)} FROM {target.table} p WHERE {q.visible(target, 'p')}"
+    else:
+        arrays = [
+            q.param([row.get(n) for row in probe.rows], SQL_TYPES[target.column(n).kind] + "[]") for n in names
+        ]
+        base = f"SELECT * FROM unnest({', '.join(arrays)}) AS p({', '.join(names)})"
+    return f"SELECT b.*, {_DERIVED[entity_name]} FROM ({base}) b"
 
 
 async def _pairs(
@@ -358,7 +393,9 @@ async def _pairs(
         hits = _account_hits(q, rules.account, "table", pair, whole_tenant=probe.whole_tenant)
         if batch_mates:
             hits += _account_hits(q, rules.account, "probe", "t.id <> p.id", whole_tenant=False)
-        threshold = rules.account.name_threshold if rules.account.similar_name else None
+        # Only the index-probing form of SIMILAR_NAME reads the threshold setting.
+        probing = rules.account.similar_name and not probe.whole_tenant
+        threshold = rules.account.name_threshold if probing else None
     else:
         hits = _contact_hits(q, rules.contact, "table", pair, whole_tenant=probe.whole_tenant)
         if batch_mates:
@@ -366,7 +403,9 @@ async def _pairs(
         threshold = None
     if not hits:
         return []
-    sql = f"WITH probe AS MATERIALIZED ({probe_sql}) " + " UNION ALL ".join(f"({h})" for h in hits)
+    sql = f"WITH probe AS MATERIALIZED ({probe_sql}) " + " UNION ALL ".join(
+        f"SELECT * FROM ({h}) AS h{i}" for i, h in enumerate(hits)
+    )
     if threshold is None:
         return await tx.fetch(sql, *q.params.values)
     # `%` reads its threshold from a setting: set it for this statement, then put it back.

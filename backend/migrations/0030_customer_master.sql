@@ -5,12 +5,23 @@
 -- spaces, trailing legal forms dropped ("Acme, Inc." and "ACME Corporation" are both "acme",
 -- while "Acme Corporation" and "Apex Corporation" stop looking alike). Fuzzy name matching
 -- compares these keys by trigram similarity, through the index below.
+-- PL/pgSQL on purpose: an opaque call is matched against the index expression as is, and its
+-- COST tells the planner to probe the index rather than compare every pair of names.
 CREATE FUNCTION company_name_key(name text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN btrim(regexp_replace(
-        ' ' || btrim(regexp_replace(lower(name), '[[:punct:][:space:]]+', ' ', 'g')),
-        '(\s(inc|incorporated|corp|corporation|co|company|ltd|limited|llc|llp|lp|plc|gmbh|mbh|ag|kg|se|sa|'
-        'sas|sarl|srl|spa|bv|nv|pty|oy|ab|as|aps|group|holding|holdings))+$', ''));
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST 200
+    AS $$
+DECLARE
+    words text[] := string_to_array(btrim(regexp_replace(lower(name), '[[:punct:][:space:]]+', ' ', 'g')), ' ');
+    n integer := cardinality(words);
+BEGIN
+    WHILE n > 0 AND words[n] = ANY ('{inc,incorporated,corp,corporation,co,company,ltd,limited,llc,llp,lp,plc,'
+                                     'gmbh,mbh,ag,kg,se,sa,sas,sarl,srl,spa,bv,nv,pty,oy,ab,as,aps,group,holding,'
+                                     'holdings}'::text[]) LOOP
+        n := n - 1;
+    END LOOP;
+    RETURN array_to_string(words[1:n], ' ');
+END
+$$;
 
 CREATE INDEX accounts_name_key_trgm ON accounts USING gin (tenant_id, company_name_key(name) gin_trgm_ops);
 
