@@ -126,7 +126,9 @@ async def run(args: argparse.Namespace) -> None:
             return await matching.duplicate_groups(tx, entity_name)
 
     for entity_name in ("Account", "Contact"):
-        found = await timed(f"duplicates({entity_name.upper()}) all groups", args.rounds, lambda e=entity_name: groups(e))
+        found = await timed(
+            f"duplicates({entity_name.upper()}) all groups", args.rounds, lambda e=entity_name: groups(e)
+        )
         sizes = [len(g.members) for g in found]
         print(f"    {len(found)} groups, {sum(sizes)} members, largest {max(sizes, default=0)}")
 

@@ -363,9 +363,7 @@ def _probe_sql(q: Query, entity_name: str, probe: _Probe) -> str:
     if probe.rows is None:
         base = f"SELECT {', '.join(names)} FROM {target.table} p WHERE {q.visible(target, 'p')}"
     else:
-        arrays = [
-            q.param([row.get(n) for row in probe.rows], SQL_TYPES[target.column(n).kind] + "[]") for n in names
-        ]
+        arrays = [q.param([row.get(n) for row in probe.rows], SQL_TYPES[target.column(n).kind] + "[]") for n in names]
         base = f"SELECT * FROM unnest({', '.join(arrays)}) AS p({', '.join(names)})"
     return f"SELECT b.*, {_DERIVED[entity_name]} FROM ({base}) b"
 
@@ -471,9 +469,7 @@ async def matches_for(
     by_probe: dict[UUID, list[Match]] = defaultdict(list)
     for (probe, other), reasons in found.items():
         by_probe[probe].append(Match(other, _ordered(reasons)))
-    return [
-        sorted(by_probe.get(row["id"], []), key=lambda m: (*(-v for v in _strength(m)), m.id)) for row in rows
-    ]
+    return [sorted(by_probe.get(row["id"], []), key=lambda m: (*(-v for v in _strength(m)), m.id)) for row in rows]
 
 
 def _value(entity_name: str, draft: Draft, name: str) -> Any:
@@ -496,9 +492,7 @@ def duplicate_guard(entity_name: str) -> Callable[[TenantContext, list[Draft]], 
         if not rules.reject_duplicates:
             return
         values = [{name: _value(entity_name, d, name) for name in _PROBE_COLUMNS[entity_name]} for d in created]
-        found = _reasons(
-            await _pairs(tx, entity_name, rules, _Probe(values), batch_mates=True), unordered=False
-        )
+        found = _reasons(await _pairs(tx, entity_name, rules, _Probe(values), batch_mates=True), unordered=False)
         by_probe: dict[UUID, list[Match]] = defaultdict(list)
         for (probe, other), reasons in found.items():
             by_probe[probe].append(Match(other, _ordered(reasons)))

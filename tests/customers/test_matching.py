@@ -93,9 +93,7 @@ async def test_rules_can_be_switched_off_and_thresholds_matter(tenant: Tenant) -
         assert await tx.fetchval("SELECT current_setting('pg_trgm.similarity_threshold')") == "0.3"
 
 
-async def test_contacts_same_email_phone_and_similar_name_within_account(
-    tenant: Tenant, other_tenant: Tenant
-) -> None:
+async def test_contacts_same_email_phone_and_similar_name_within_account(tenant: Tenant, other_tenant: Tenant) -> None:
     async with tenant_transaction(other_tenant.id) as tx:
         await factories.contact(tx, last_name="Smith", email="jane@acme.com", phone="+14155550100")
     async with tenant_transaction(tenant.id) as tx:
