@@ -208,7 +208,7 @@ class DuplicatesRejected(Conflict):
         super().__init__(
             f"likely duplicates of existing {entity_name.lower()}s; this tenant refuses duplicates",
             field=self.found[0][0],
-            duplicates=self.describe(lambda pk: str(pk)),
+            duplicates=self.describe(str),
         )
 
     def describe(self, name_id: Callable[[UUID], str]) -> list[dict[str, Any]]:
@@ -239,6 +239,7 @@ _PROBE_COLUMNS = {
 }
 ENTITIES = tuple(_PROBE_COLUMNS)
 _Hits = list[str]
+Row = Mapping[str, Any] | asyncpg.Record
 
 
 def _name_key(alias: str) -> str:
@@ -346,7 +347,7 @@ def _contact_hits(q: Query, rules: ContactRules, target: str, pair: str, *, whol
 class _Probe:
     """Where the probe rows come from: the tenant's table, or values (not necessarily stored)."""
 
-    rows: Sequence[Mapping[str, Any]] | None = None  # None: every row of the tenant
+    rows: Sequence[Row] | None = None  # None: every row of the tenant
 
     @property
     def whole_tenant(self) -> bool:
@@ -461,7 +462,7 @@ async def duplicate_groups(tx: TenantContext, entity_name: str, *, scope: Scope 
 
 
 async def matches_for(
-    tx: TenantContext, entity_name: str, rows: Sequence[Mapping[str, Any]], *, scope: Scope | None = None
+    tx: TenantContext, entity_name: str, rows: Sequence[Row], *, scope: Scope | None = None
 ) -> list[list[Match]]:
     """For each stored row (e.g. just created), the other records it looks like, strongest first."""
     rules = await get_rules(tx)

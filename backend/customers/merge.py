@@ -118,7 +118,7 @@ def _load_value(kind: Kind, value: Any) -> Any:
     return value
 
 
-def dump_row(target: Entity, row: Mapping[str, Any]) -> dict[str, Any]:
+def dump_row(target: Entity, row: Mapping[str, Any] | asyncpg.Record) -> dict[str, Any]:
     return {c.name: _dump_value(c.kind, row[c.db]) for c in target.columns.values()}
 
 
