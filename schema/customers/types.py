@@ -4,6 +4,7 @@ No postponed annotations here: `node_type` reads the real annotations of the Mer
 """
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -15,7 +16,8 @@ from backend.customers import matching
 from backend.customers.merge import moved_counts
 from backend.query.entities import entity
 from schema import loaders
-from schema.fields import build, node_type
+from schema.compiler import NotCompilable
+from schema.fields import Computed, build, node_type
 from schema.relay import Node, to_global_id
 
 strawberry.enum(matching.Rule, name="DuplicateRule", description="Why two records look like the same customer.")
@@ -113,15 +115,26 @@ def _choices(row: Any) -> list[MergeFieldChoice]:
     ]
 
 
+def _executor_only(alias: str) -> str:
+    # Merges are read one at a time (merge(id), node(id), mutation payloads): no compiled plan.
+    raise NotCompilable("Merge")
+
+
+def _computed(python: Callable[[Any], Any]) -> Computed:
+    return Computed(python=python, sql=_executor_only)
+
+
 @node_type(
     "Merge",
-    type=lambda row: CustomerType(row["entity"]),
-    survivor_id=lambda row: to_global_id(row["entity"], row["survivor_id"]),
-    merged_ids=lambda row: [to_global_id(row["entity"], pk) for pk in row["merged_ids"]],
-    field_choices=_choices,
-    moved=lambda row: [
-        MergeMove(relation=m.relation, type=m.entity, count=m.count) for m in moved_counts(row["snapshot"])
-    ],
+    type=_computed(lambda row: CustomerType(row["entity"])),
+    survivor_id=_computed(lambda row: to_global_id(row["entity"], row["survivor_id"])),
+    merged_ids=_computed(lambda row: [to_global_id(row["entity"], pk) for pk in row["merged_ids"]]),
+    field_choices=_computed(_choices),
+    moved=_computed(
+        lambda row: [
+            MergeMove(relation=m.relation, type=m.entity, count=m.count) for m in moved_counts(row["snapshot"])
+        ]
+    ),
 )
 @strawberry.type(description="A merge of duplicate records into a survivor; `mergeUndo` restores what it changed.")
 class Merge(Node):
