@@ -11,8 +11,9 @@ Free-mail domains (gmail.com, outlook.com …) never link accounts.
 
 Every detection is one statement: a `probe` set of rows (the whole tenant for the
 `duplicates` listing, the created rows for create warnings, the values about to be inserted
-for rejection) joined to the tenant's table once per enabled rule, each join served by an
-index (0001/0002/0030). Grouping pairs into candidate groups (union-find) happens here.
+for rejection) joined to the tenant's table once per enabled rule: equality rules through
+indexes (0001/0002/0030), similar names through a prefix-filtered trigram join (one pass over
+the tenant's names). Grouping pairs into candidate groups (union-find) happens here.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from backend.query.sql import Query, Scope
 from backend.records import Draft
 
 MIN_THRESHOLD = 0.1
+# Up to this many probed accounts, similar names are found by comparing with every name.
+FEW_PROBES = 8
 # Consumer mailboxes: an address there says nothing about the company behind it.
 FREE_MAIL_DOMAINS = (
     "gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr yahoo.de ymail.com hotmail.com hotmail.co.uk "
@@ -243,7 +246,7 @@ Row = Mapping[str, Any] | asyncpg.Record
 
 
 def _name_key(alias: str) -> str:
-    """A company name without case, punctuation and legal form (migration 0030), trigram-indexed."""
+    """A company name without case, punctuation and legal form (migration 0030)."""
     return f"company_name_key({alias}.name)"
 
 
@@ -251,7 +254,9 @@ def _full_name(alias: str) -> str:
     return f"({alias}.first_name || ' ' || {alias}.last_name)"
 
 
-def _account_hits(q: Query, rules: AccountRules, target: str, pair: str, *, whole_tenant: bool) -> _Hits:
+def _account_hits(
+    q: Query, rules: AccountRules, target: str, pair: str, *, whole_tenant: bool, few: bool = False
+) -> _Hits:
     accounts, contacts = entity("Account"), entity("Contact")
     table = accounts.table if target == "table" else "probe"
     seen = q.visible(accounts, "t") if target == "table" else "true"
@@ -262,15 +267,17 @@ def _account_hits(q: Query, rules: AccountRules, target: str, pair: str, *, whol
             f"SELECT p.id, t.id, '{Rule.SAME_DOMAIN}', NULL::real, p.domain FROM probe p "
             f"JOIN {table} t ON t.domain = p.domain AND {pair} AND {seen} WHERE p.domain <> ALL({free})"
         )
-    if rules.similar_name and whole_tenant and target == "table":
-        hits.append(_similar_names_everywhere(q, rules.name_threshold))
-    elif rules.similar_name:
-        # `%` is the indexable form of similarity() >= pg_trgm.similarity_threshold (set per statement).
-        other = _name_key("t") if target == "table" else "t.name_key"
+    if rules.similar_name and few:
+        # A few probes (a single create): comparing each with every name is cheaper than ranking trigrams.
+        names = f"SELECT t.id, {_name_key('t')} AS name_key FROM {table} t WHERE {seen}"
         hits.append(
-            f"SELECT p.id, t.id, '{Rule.SIMILAR_NAME}', similarity({other}, p.name_key), NULL FROM probe p "
-            f"JOIN {table} t ON {other} % p.name_key AND {pair} AND {seen} WHERE p.name_key <> ''"
+            f"SELECT p.id, t.id, '{Rule.SIMILAR_NAME}', similarity(t.name_key, p.name_key), NULL FROM probe p "
+            f"JOIN ({names if target == 'table' else 'SELECT id, name_key FROM probe'}) t ON {pair} "
+            f"AND similarity(t.name_key, p.name_key) >= {q.param(rules.name_threshold, 'real')} "
+            "WHERE p.name_key <> ''"
         )
+    elif rules.similar_name and target == "table":
+        hits.append(_similar_names(q, rules.name_threshold, seen, whole_tenant=whole_tenant))
     if rules.email_domain and target == "table":
         email_domain = "lower(split_part(c.email, '@', 2))"
         # Contacts of other accounts with an address at the probe's domain …
@@ -292,26 +299,44 @@ def _account_hits(q: Query, rules: AccountRules, target: str, pair: str, *, whol
     return hits
 
 
-def _similar_names_everywhere(q: Query, threshold: float) -> str:
-    """Every pair of similar names among all probe rows, without comparing every pair.
+def _similar_names(q: Query, threshold: float, seen: str, *, whole_tenant: bool) -> str:
+    """Pairs of similar company names (probe row, other record), without comparing every pair.
 
-    Prefix filtering: order each name's trigrams from rarest to commonest (over the tenant);
-    two trigram sets with Jaccard similarity (what pg_trgm's similarity() is) of at least s
-    share a trigram among the first n - ceil(s * n) + 1 of each. Candidate pairs come from a
-    hash join on those rare trigrams and are then checked exactly.
+    Prefix filtering: order each name's trigrams from rarest to commonest (over the names
+    compared); two trigram sets with Jaccard similarity (what pg_trgm's similarity() is) of at
+    least s share a trigram among the first n - ceil(s * n) + 1 of each. Candidate pairs come
+    from a hash join on those rare trigrams and are then checked exactly. Unlike the trigram
+    index, which the planner does not probe once per outer row, this is one pass over the names
+    however many rows are probed (a batch create, the whole tenant).
     """
     exact = q.param(threshold, "real")
     loose = q.param(threshold - 1e-6, "float8")  # float4 rounding must not shorten a prefix
+    if whole_tenant:
+        names = "SELECT id, name_key, true AS probe FROM probe WHERE name_key <> ''"
+        pair = "b.id > a.id"
+    else:
+        # The probe rows (which may be stored already) and every other visible account.
+        names = (
+            "SELECT id, name_key, true AS probe FROM probe WHERE name_key <> '' UNION ALL "
+            f"SELECT t.id, {_name_key('t')}, false FROM accounts t "
+            f"WHERE {seen} AND NOT EXISTS (SELECT 1 FROM probe p WHERE p.id = t.id)"
+        )
+        pair = "a.probe AND b.id <> a.id"
     return (
-        "WITH grams AS MATERIALIZED (SELECT p.id, p.name_key, g FROM probe p "
-        "CROSS JOIN LATERAL unnest(show_trgm(p.name_key)) g WHERE p.name_key <> ''), "
+        f"WITH names AS MATERIALIZED ({names}), "
+        "grams AS MATERIALIZED (SELECT k.id, k.probe, k.name_key, g FROM names k "
+        "CROSS JOIN LATERAL unnest(show_trgm(k.name_key)) g), "
         "freq AS (SELECT g, count(*) AS f FROM grams GROUP BY g), "
-        "ranked AS (SELECT gr.id, gr.name_key, gr.g, count(*) OVER (PARTITION BY gr.id) AS n, "
+        "ranked AS (SELECT gr.id, gr.probe, gr.name_key, gr.g, count(*) OVER (PARTITION BY gr.id) AS n, "
         "row_number() OVER (PARTITION BY gr.id ORDER BY freq.f, gr.g) AS r FROM grams gr JOIN freq USING (g)), "
-        f"prefix AS MATERIALIZED (SELECT id, name_key, n, g FROM ranked WHERE r <= n - ceil({loose} * n) + 1), "
-        # Jaccard >= s also needs the sizes within a factor s of each other.
-        "candidates AS (SELECT DISTINCT a.id AS a, b.id AS b, a.name_key AS ka, b.name_key AS kb "
-        f"FROM prefix a JOIN prefix b ON b.g = a.g AND b.id > a.id AND b.n >= {loose} * a.n AND a.n >= {loose} * b.n) "
+        "prefix AS MATERIALIZED (SELECT id, probe, name_key, n, r, g FROM ranked "
+        f"WHERE r <= n - ceil({loose} * n) + 1), "
+        # Jaccard >= s needs an overlap o >= s (na + nb) / (1 + s); sharing the trigram at ranks ra, rb
+        # bounds it by 1 + min(na - ra, nb - rb) (positional filter: true for the first shared
+        # one, which both prefixes hold). MATERIALIZED: the exact check runs once per distinct pair.
+        "candidates AS MATERIALIZED (SELECT DISTINCT a.id AS a, b.id AS b, a.name_key AS ka, b.name_key AS kb "
+        f"FROM prefix a JOIN prefix b ON b.g = a.g AND {pair} "
+        f"AND 1 + least(a.n - a.r, b.n - b.r) >= {loose} * (a.n + b.n) / (1 + {loose})) "
         f"SELECT a, b, '{Rule.SIMILAR_NAME}', similarity(ka, kb), NULL FROM candidates "
         f"WHERE similarity(ka, kb) >= {exact}"
     )
@@ -389,30 +414,20 @@ async def _pairs(
     probe_sql = _probe_sql(q, entity_name, probe)
     pair = "t.id > p.id" if probe.whole_tenant else "t.id <> p.id"
     if entity_name == "Account":
-        hits = _account_hits(q, rules.account, "table", pair, whole_tenant=probe.whole_tenant)
+        few = probe.rows is not None and len(probe.rows) <= FEW_PROBES
+        hits = _account_hits(q, rules.account, "table", pair, whole_tenant=probe.whole_tenant, few=few)
         if batch_mates:
-            hits += _account_hits(q, rules.account, "probe", "t.id <> p.id", whole_tenant=False)
-        # Only the index-probing form of SIMILAR_NAME reads the threshold setting.
-        probing = rules.account.similar_name and not probe.whole_tenant
-        threshold = rules.account.name_threshold if probing else None
+            hits += _account_hits(q, rules.account, "probe", "t.id <> p.id", whole_tenant=False, few=few)
     else:
         hits = _contact_hits(q, rules.contact, "table", pair, whole_tenant=probe.whole_tenant)
         if batch_mates:
             hits += _contact_hits(q, rules.contact, "probe", "t.id <> p.id", whole_tenant=False)
-        threshold = None
     if not hits:
         return []
     sql = f"WITH probe AS MATERIALIZED ({probe_sql}) " + " UNION ALL ".join(
         f"SELECT * FROM ({h}) AS h{i}" for i, h in enumerate(hits)
     )
-    if threshold is None:
-        return await tx.fetch(sql, *q.params.values)
-    # `%` reads its threshold from a setting: set it for this statement, then put it back.
-    previous = await tx.fetchval("SELECT current_setting('pg_trgm.similarity_threshold', true)")
-    await tx.execute("SELECT set_config('pg_trgm.similarity_threshold', $1, true)", str(threshold))
-    rows = await tx.fetch(sql, *q.params.values)
-    await tx.execute("SELECT set_config('pg_trgm.similarity_threshold', $1, true)", previous or "0.3")
-    return rows
+    return await tx.fetch(sql, *q.params.values)
 
 
 def _reasons(rows: Sequence[asyncpg.Record], *, unordered: bool) -> dict[tuple[UUID, UUID], dict[Rule, Reason]]:

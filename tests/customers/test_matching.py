@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backend.context import TenantContext
 from backend.customers import matching
@@ -12,6 +15,7 @@ from backend.customers.matching import Group, MatchRules, Rule
 from backend.db import tenant_transaction
 from backend.errors import BadInput
 from backend.models import Tenant
+from tenants.provisioning import provision_tenant
 from tests import factories
 
 
@@ -140,3 +144,45 @@ async def test_matches_for_stored_rows(tenant: Tenant) -> None:
         found = await matching.matches_for(tx, "Account", rows)
     assert [[m.id for m in ms] for ms in found] == [[old.id], []]
     assert [r.rule for r in found[0][0].reasons] == [Rule.SAME_DOMAIN, Rule.SIMILAR_NAME]
+
+
+_WORDS = ["acme", "acmee", "globex", "global", "initech", "systems", "labs", "north", "nord", "star", "stark"]
+_FORMS = ["", " Inc", " GmbH", " Corp.", " Group"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    names=st.lists(
+        st.tuples(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3), st.sampled_from(_FORMS)),
+        min_size=2,
+        max_size=25,
+    ),
+    threshold=st.sampled_from([0.3, 0.5, 0.6, 0.8]),
+    probed=st.integers(1, 12),  # both sides of FEW_PROBES
+)
+async def test_similar_names_match_a_comparison_of_every_pair(
+    app_db: None, names: list[tuple[list[str], str]], threshold: float, probed: int
+) -> None:
+    """The prefix-filtered trigram join finds exactly the pairs a brute-force similarity finds."""
+    tenant = await provision_tenant(f"Names {uuid.uuid4().hex[:8]}")
+    async with tenant_transaction(tenant.id) as tx:
+        for words, form in names:
+            await factories.account(tx, name=" ".join(words).title() + form)
+        await matching.update_rules(
+            tx, {"account": {"sameDomain": False, "emailDomain": False, "nameThreshold": threshold}}
+        )
+        expected = {
+            (r["a"], r["b"])
+            for r in await tx.fetch(
+                "SELECT a.id AS a, b.id AS b FROM accounts a JOIN accounts b ON b.id > a.id "
+                "WHERE company_name_key(a.name) <> '' AND company_name_key(b.name) <> '' "
+                "AND similarity(company_name_key(a.name), company_name_key(b.name)) >= $1",
+                threshold,
+            )
+        }
+        groups = await matching.duplicate_groups(tx, "Account")
+        rows = await tx.fetch("SELECT * FROM accounts ORDER BY id LIMIT $1", probed)
+        found = await matching.matches_for(tx, "Account", rows)
+    assert {(link.a, link.b) for g in groups for link in g.links} == expected
+    for row, matches in zip(rows, found, strict=True):
+        assert {m.id for m in matches} == {b if a == row["id"] else a for a, b in expected if row["id"] in (a, b)}
