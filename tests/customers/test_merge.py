@@ -15,6 +15,7 @@ from backend.customers.merge import FieldChoice
 from backend.db import tenant_transaction
 from backend.errors import BadInput, Conflict, NotFound
 from backend.models import Account, Tenant
+from backend.query.entities import entity
 from tenants.provisioning import provision_tenant
 from tests import factories
 
@@ -313,3 +314,25 @@ async def test_any_merge_undone_restores_the_business_data(app_db: None, spec: d
         await merging.undo(tx, result.merge["id"])
     async with tenant_transaction(tenant.id) as tx:
         assert await dump(tx, business=True, tables=TABLES[:-1]) == before
+
+
+async def test_every_foreign_key_to_a_mergeable_table_is_a_registry_relation(tenant: Tenant) -> None:
+    """A merge moves rows along the registry's relations; a table that refers to accounts or
+    contacts without a relation in its model would block (or silently lose) rows on merge."""
+    async with tenant_transaction(tenant.id) as tx:
+        rows = await tx.fetch(
+            "SELECT src.relname AS source, tgt.relname AS target, a.attname AS column "
+            "FROM pg_constraint c JOIN pg_class src ON src.oid = c.conrelid JOIN pg_class tgt ON tgt.oid = c.confrelid "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[array_length(c.conkey, 1)] "
+            "WHERE c.contype = 'f' AND tgt.relname = ANY($1)",
+            [entity(name).table for name in merging.ENTITIES],
+        )
+    in_database = {(r["source"], r["target"], r["column"]) for r in rows}
+    in_registry = {
+        (entity(rel.target).table, entity(name).table, entity(rel.target).column(rel.remote).db)
+        for name in merging.ENTITIES
+        for rel in entity(name).relations.values()
+        if rel.kind == "many"
+    }
+    assert in_database == in_registry
+    assert ("contacts", "accounts", "account_id") in in_registry
