@@ -122,8 +122,10 @@ def merge_field(entity_name: str) -> Any:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Change the tenant's match rules.")
-    async def match_rules_update(self, info: strawberry.Info, input: MatchRulesInput) -> MatchRulesUpdatePayload:
+    @strawberry.mutation(description=f"Change the tenant's match rules. {IDEMPOTENCY_HELP}")
+    async def match_rules_update(
+        self, info: strawberry.Info, input: MatchRulesInput, idempotency_key: str | None = UNSET
+    ) -> MatchRulesUpdatePayload:
         rules = await matching.update_rules(info.context.tx, _changes(input))
         return MatchRulesUpdatePayload(match_rules=MatchRules.of(rules))
 
@@ -133,7 +135,7 @@ class Mutation:
     @strawberry.mutation(
         description="Undo a merge: the merged records come back with their ids and values, every moved record "
         "returns to them and the survivor gets its previous field values (its version moves forward). "
-        "CONFLICT when that cannot be done exactly; nothing changes then."
+        f"CONFLICT when that cannot be done exactly; nothing changes then. {IDEMPOTENCY_HELP}"
     )
     async def merge_undo(
         self, info: strawberry.Info, merge_id: strawberry.ID, idempotency_key: str | None = UNSET

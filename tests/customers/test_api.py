@@ -252,3 +252,16 @@ async def test_contact_merge(api: Api, tenant: Tenant) -> None:
         "contact": {"id": gid("Contact", keep)},
         "merge": {"moved": [{"relation": "orders", "count": 1}]},
     }
+
+
+async def test_a_retried_merge_with_the_same_key_is_not_merged_twice(api: Api, tenant: Tenant) -> None:
+    async with tenant_transaction(tenant.id) as tx:
+        survivor, dup = await factories.account(tx), await factories.account(tx)
+    query = """mutation ($s: ID!, $m: [ID!]!) {
+      accountMerge(survivorId: $s, mergedIds: $m, idempotencyKey: "merge-1") { merge { id } account { version } } }"""
+    variables = {"s": gid("Account", survivor), "m": [gid("Account", dup)]}
+    first = await api.graphql(tenant, query, variables)
+    again = await api.graphql(tenant, query, variables)
+    assert first["data"] == again["data"] and first["data"]["accountMerge"]["merge"]["id"]
+    async with tenant_transaction(tenant.id) as tx:
+        assert await tx.fetchval("SELECT count(*) FROM merges") == 1
