@@ -3,8 +3,8 @@
 `crud_fields("Account", RULES, AccountCreateInput, AccountUpdateInput)` returns the six
 fields `accountCreate`, `accountsCreate`, `accountUpdate`, `accountsUpdate`, `accountDelete`,
 `accountsDelete` with their payload types; an optional `CreateExtension` adds fields to the two
-create payloads (e.g. the likely duplicates of what was created). Resolvers only translate inputs (global ids become
-row ids, every bad id reported with its path) and call the shared write path in
+create payloads (e.g. the likely duplicates of what was created). Resolvers only translate inputs
+(global ids become row ids, every bad id reported with its path) and call the shared write path in
 backend.records, which holds the rules. `idempotencyKey` is handled by the executor before
 resolvers run; it is declared here so that every mutation accepts it.
 
