@@ -291,10 +291,11 @@ def _account_hits(
             # … and the probe's own contacts with an address at another account's domain (over the
             # whole tenant this is the line above seen from the other side).
             hits.append(
-                f"SELECT DISTINCT p.id, t.id, '{Rule.EMAIL_DOMAIN}', NULL::real, t.domain FROM probe p "
-                f"JOIN {contacts.table} c ON c.account_id = p.id AND {q.visible(contacts, 'c')} "
-                f"JOIN {table} t ON t.domain = {email_domain} AND t.id <> p.id AND {seen} "
-                f"WHERE t.domain <> ALL({free})"
+                "WITH mine AS MATERIALIZED (SELECT DISTINCT c.account_id AS id, "
+                f"{email_domain} AS domain FROM probe p JOIN {contacts.table} c ON c.account_id = p.id "
+                f"AND {q.visible(contacts, 'c')} WHERE c.email IS NOT NULL) "
+                f"SELECT m.id, t.id, '{Rule.EMAIL_DOMAIN}', NULL::real, t.domain FROM mine m "
+                f"JOIN {table} t ON t.domain = m.domain AND t.id <> m.id AND {seen} WHERE t.domain <> ALL({free})"
             )
     return hits
 
