@@ -337,6 +337,7 @@ def _similar_names(q: Query, threshold: float, seen: str, *, whole_tenant: bool)
         # one, which both prefixes hold). MATERIALIZED: the exact check runs once per distinct pair.
         "candidates AS MATERIALIZED (SELECT DISTINCT a.id AS a, b.id AS b, a.name_key AS ka, b.name_key AS kb "
         f"FROM prefix a JOIN prefix b ON b.g = a.g AND {pair} "
+        f"AND b.n >= {loose} * a.n AND a.n >= {loose} * b.n "  # sizes within a factor s
         f"AND 1 + least(a.n - a.r, b.n - b.r) >= {loose} * (a.n + b.n) / (1 + {loose})) "
         f"SELECT a, b, '{Rule.SIMILAR_NAME}', similarity(ka, kb), NULL FROM candidates "
         f"WHERE similarity(ka, kb) >= {exact}"
