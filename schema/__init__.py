@@ -14,6 +14,9 @@ from schema.contacts.queries import Query as ContactQuery
 from schema.contacts.types import Contact
 from schema.custom_fields.mutations import Mutation as CustomFieldMutation
 from schema.custom_fields.queries import Query as CustomFieldQuery
+from schema.customers.mutations import Mutation as CustomerMutation
+from schema.customers.queries import Query as CustomerQuery
+from schema.customers.types import Merge
 from schema.feedback.mutations import Mutation as FeedbackMutation
 from schema.feedback.queries import Query as FeedbackQuery
 from schema.feedback.types import Feedback
@@ -49,6 +52,7 @@ Query = merge_types(
         SearchQuery,
         AnalyticsQuery,
         CustomFieldQuery,
+        CustomerQuery,
     ),
 )
 
@@ -63,12 +67,13 @@ Mutation = merge_types(
         FeedbackMutation,
         UserMutation,
         CustomFieldMutation,
+        CustomerMutation,
     ),
 )
 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Account, Contact, Feedback, Order, OrderLine, Product, Ticket, User],
+    types=[Account, Contact, Feedback, Merge, Order, OrderLine, Product, Ticket, User],
     scalar_overrides=SCALAR_OVERRIDES,
 )

@@ -38,6 +38,7 @@ MODULES = {
     "Ticket": "tickets",
     "Feedback": "feedback",
     "User": "users",
+    "Merge": "customers",
 }
 
 _NODE_TYPES: dict[str, type] = {}

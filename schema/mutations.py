@@ -2,8 +2,9 @@
 
 `crud_fields("Account", RULES, AccountCreateInput, AccountUpdateInput)` returns the six
 fields `accountCreate`, `accountsCreate`, `accountUpdate`, `accountsUpdate`, `accountDelete`,
-`accountsDelete` with their payload types. Resolvers only translate inputs (global ids become
-row ids, every bad id reported with its path) and call the shared write path in
+`accountsDelete` with their payload types; an optional `CreateExtension` adds fields to the two
+create payloads (e.g. the likely duplicates of what was created). Resolvers only translate inputs
+(global ids become row ids, every bad id reported with its path) and call the shared write path in
 backend.records, which holds the rules. `idempotencyKey` is handled by the executor before
 resolvers run; it is declared here so that every mutation accepts it.
 
@@ -12,7 +13,7 @@ resolvers and payload types it builds are read by strawberry.
 """
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
 from types import GenericAlias
 from typing import Any, TypeVar
@@ -86,8 +87,29 @@ def typed(returns: Any, **parameters: Any) -> Callable[[F], F]:
     return apply
 
 
-def _payload(name: str, field_name: str, annotation: Any, description: str) -> type:
-    cls = type(name, (), {"__annotations__": {field_name: annotation}, "__module__": __name__})
+@dataclasses.dataclass(frozen=True, slots=True)
+class CreateExtension:
+    """More fields on the create payloads, computed in the create's transaction.
+
+    `fields`: payload field -> (GraphQL type of its value for one created item, description);
+    the batch payload holds a list of them, one per input. `run(info, create)` calls `create()`
+    (it may translate its errors) and returns the rows and, per row, the values of `fields`.
+    """
+
+    fields: Mapping[str, tuple[Any, str]]
+    run: Callable[
+        [strawberry.Info, Callable[[], Awaitable[list[asyncpg.Record]]]],
+        Awaitable[tuple[list[asyncpg.Record], list[dict[str, Any]]]],
+    ]
+
+
+def _payload(
+    name: str, field_name: str, annotation: Any, description: str, extra: Mapping[str, tuple[Any, str]] | None = None
+) -> type:
+    extra = extra or {}
+    annotations = {field_name: annotation, **{k: t for k, (t, _) in extra.items()}}
+    described = {k: strawberry.field(description=text) for k, (_, text) in extra.items()}
+    cls = type(name, (), {"__annotations__": annotations, "__module__": __name__, **described})
     return strawberry.type(cls, description=description)
 
 
@@ -99,6 +121,7 @@ def crud_fields(
     *,
     plural: str | None = None,
     create_fn: CreateFn | None = None,
+    create_extension: CreateExtension | None = None,
 ) -> tuple[Any, Any, Any, Any, Any, Any]:
     """The six mutation fields of an entity, in the order: create, batch create, update, batch
     update, delete, batch delete."""
@@ -113,9 +136,30 @@ def crud_fields(
             return await create_fn(tx, items, path, batch, errors)
         return await create(tx, rules, items, path=path, batch=batch, known_errors=errors)
 
+    extra = create_extension.fields if create_extension is not None else {}
+
+    async def created(
+        info: strawberry.Info, items: list[dict[str, Any]], path: str, batch: bool, errors: list[FieldError]
+    ) -> tuple[list[asyncpg.Record], list[dict[str, Any]]]:
+        def run() -> Awaitable[list[asyncpg.Record]]:
+            return do_create(info.context.tx, items, path, batch, errors)
+
+        if create_extension is None:
+            return await run(), [{} for _ in items]
+        return await create_extension.run(info, run)
+
     nodes = GenericAlias(list, (node,))
-    one_payload = _payload(f"{entity_name}CreatePayload", single, node, f"The created {entity_name}.")
-    many_payload = _payload(f"{_upper(many)}CreatePayload", many, nodes, f"The created {many}, in input order.")
+    one_payload = _payload(f"{entity_name}CreatePayload", single, node, f"The created {entity_name}.", extra)
+    many_payload = _payload(
+        f"{_upper(many)}CreatePayload",
+        many,
+        nodes,
+        f"The created {many}, in input order.",
+        {
+            k: (GenericAlias(list, (t,)), f"{text} One entry per input, in input order.")
+            for k, (t, text) in extra.items()
+        },
+    )
     updated_payload = _payload(f"{entity_name}UpdatePayload", single, node, f"The {entity_name} after the update.")
     many_updated = _payload(f"{_upper(many)}UpdatePayload", many, nodes, f"The {many} after the update.")
     deleted_payload = _payload(
@@ -139,15 +183,16 @@ def crud_fields(
     async def create_one(info: strawberry.Info, input: Any, idempotency_key: str | None = UNSET) -> Any:
         errors: list[FieldError] = []
         values = input_values(input, entity_name, "input", errors)
-        rows = await do_create(info.context.tx, [values], "input", False, errors)
-        return one_payload(**{single: build(entity_name, rows[0])})
+        rows, extras = await created(info, [values], "input", False, errors)
+        return one_payload(**{single: build(entity_name, rows[0])}, **extras[0])
 
     @typed(many_payload, inputs=GenericAlias(list, (create_input,)))
     async def create_many(info: strawberry.Info, inputs: list[Any], idempotency_key: str | None = UNSET) -> Any:
         errors: list[FieldError] = []
         items = [input_values(item, entity_name, f"inputs.{i}", errors) for i, item in enumerate(inputs)]
-        rows = await do_create(info.context.tx, items, "inputs", True, errors)
-        return many_payload(**{many: [build(entity_name, r) for r in rows]})
+        rows, extras = await created(info, items, "inputs", True, errors)
+        per_input = {k: [e[k] for e in extras] for k in extra}
+        return many_payload(**{many: [build(entity_name, r) for r in rows]}, **per_input)
 
     @typed(updated_payload, input=update_input)
     async def update_one(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from backend import validation
 from backend.context import TenantContext
+from backend.customers.matching import duplicate_guard
 from backend.records import Draft, Rules
 
 
@@ -42,10 +43,18 @@ async def _no_parent_cycles(tx: TenantContext, drafts: list[Draft]) -> None:
             draft.error("parent_id", "the parent is a subsidiary of this account (that would make a cycle)")
 
 
+_refuse_duplicates = duplicate_guard("Account")
+
+
+async def _prepare(tx: TenantContext, drafts: list[Draft]) -> None:
+    await _no_parent_cycles(tx, drafts)
+    await _refuse_duplicates(tx, drafts)
+
+
 RULES = Rules(
     entity="Account",
     references={"parent_id": "Account", "owner_id": "User"},
     check=_check,
     custom_fields=True,
-    prepare=_no_parent_cycles,
+    prepare=_prepare,
 )

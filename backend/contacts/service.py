@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from backend import validation
+from backend.customers.matching import duplicate_guard
 from backend.records import Draft, Rules
 
 
@@ -16,4 +17,10 @@ def _check(draft: Draft) -> None:
     draft.check("title", lambda v: validation.text(v, max_length=200))
 
 
-RULES = Rules(entity="Contact", references={"account_id": "Account"}, check=_check, custom_fields=True)
+RULES = Rules(
+    entity="Contact",
+    references={"account_id": "Account"},
+    check=_check,
+    custom_fields=True,
+    prepare=duplicate_guard("Contact"),
+)

@@ -6,6 +6,7 @@ from strawberry.scalars import JSON
 
 from backend.accounts.service import RULES
 from backend.models import LifecycleStage, Tier
+from schema.customers.mutations import duplicate_warnings
 from schema.mutations import crud_fields
 
 
@@ -42,4 +43,6 @@ class Mutation:
         accounts_update,
         account_delete,
         accounts_delete,
-    ) = crud_fields("Account", RULES, AccountCreateInput, AccountUpdateInput)
+    ) = crud_fields(
+        "Account", RULES, AccountCreateInput, AccountUpdateInput, create_extension=duplicate_warnings("Account")
+    )

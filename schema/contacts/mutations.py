@@ -5,6 +5,7 @@ from strawberry import UNSET
 from strawberry.scalars import JSON
 
 from backend.contacts.service import RULES
+from schema.customers.mutations import duplicate_warnings
 from schema.mutations import crud_fields
 
 
@@ -45,4 +46,6 @@ class Mutation:
         contacts_update,
         contact_delete,
         contacts_delete,
-    ) = crud_fields("Contact", RULES, ContactCreateInput, ContactUpdateInput)
+    ) = crud_fields(
+        "Contact", RULES, ContactCreateInput, ContactUpdateInput, create_extension=duplicate_warnings("Contact")
+    )
