@@ -24,6 +24,7 @@ bound; the executor then answers, so errors look the same on both paths.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -145,7 +146,7 @@ class Compiler:
         except Exception as exc:  # a planner bug must not fail the request: the executor answers it
             log.exception("could not plan an operation; the executor answers it")
             raise NotCompilable(str(exc)) from exc
-        return Plan(f"SELECT ({_object(pairs)})::text", tuple(planner.q.params.values))
+        return _compact(f"SELECT ({_object(pairs)})::text", planner.q.params.values)
 
     def custom_field_needs(
         self, operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode], variables: Any
@@ -160,6 +161,16 @@ class Compiler:
 
     def strawberry_field(self, type_name: str, field_name: str) -> Any:
         return self._meta.get((type_name, field_name))
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _compact(sql: str, values: list[Any]) -> Plan:
+    """Drop the parameters of parts the planner left out (e.g. a page nobody reads) and renumber."""
+    used = sorted({int(n) for n in _PLACEHOLDER.findall(sql)})
+    numbers = {old: new for new, old in enumerate(used, start=1)}
+    return Plan(_PLACEHOLDER.sub(lambda m: f"${numbers[int(m[1])]}", sql), tuple(values[i - 1] for i in used))
 
 
 def _camel(name: str) -> str:
@@ -431,14 +442,7 @@ class _Planner:
                         info_pairs.append((info_key, f"'{info_type.name}'"))
                     elif info_name in ("startCursor", "endCursor"):
                         needs_cursor = True
-                        first_shown = (info_name == "startCursor") != backward
-                        direction = "ASC" if first_shown else "DESC"
-                        info_pairs.append(
-                            (
-                                info_key,
-                                f"(array_agg({x}.c ORDER BY {x}.o {direction}) FILTER (WHERE {x}.o <= {size}))[1]",
-                            )
-                        )
+                        info_pairs.append((info_key, edge_cursor((info_name == "startCursor") != backward)))
                     else:  # hasNextPage / hasPreviousPage
                         ahead = (info_name == "hasNextPage") != backward
                         info_pairs.append(
