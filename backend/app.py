@@ -30,11 +30,10 @@ from schema.http import GraphQLEndpoint
 log = logging.getLogger("rapport")
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> GraphQLEndpoint:
     """The application; `manage_db=False` leaves the database pool to the caller (tests)."""
     settings = settings or _settings_or_exit()
     executor = GraphQLExecutor(schema, settings)
-    endpoint = GraphQLEndpoint(executor, Authenticator(settings))
     expected_migrations = {m.version for m in available()}
 
     @asynccontextmanager
@@ -62,14 +61,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             return JSONResponse({"status": "unavailable", "pendingMigrations": missing}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
-        ],
-        lifespan=lifespan,
-    )
+    rest = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)], lifespan=lifespan)
+    return GraphQLEndpoint(executor, Authenticator(settings), fallback=rest)
 
 
 def _settings_or_exit() -> Settings:

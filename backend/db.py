@@ -55,6 +55,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         raise RuntimeError("RAPPORT_DATABASE_URL is not set")
     credentials = connect_kwargs(settings.database_url) | {
         "init": _init_connection,
+        "connection_class": _Connection,
         # Compiled reads are prepared statements, one per plan: keep many per connection.
         "statement_cache_size": 2000,
         "minsize": settings.db_pool_min,
@@ -73,6 +74,18 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+class _Connection(asyncpg.Connection):
+    """A pooled connection that needs no reset query when it goes back to the pool.
+
+    Every use ends its transaction (asyncpg rolls back an open one anyway) and every setting it
+    makes is transaction-local, so the default reset (UNLISTEN *, RESET ALL, …) would be a
+    wasted round trip on each request. Code that LISTENs uses a dedicated connection.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 def _encode_json(value: Any) -> str:

@@ -98,14 +98,18 @@ class GraphQLExecutor:
                 raise GraphQLError("mutations must be sent with POST")
             settings = self.settings
             check_shape(prepared.shapes[name], max_depth=settings.max_depth, max_aliases=settings.max_aliases)
-            cost = estimate_cost(
-                self.graphql_schema,
-                operation,
-                prepared.fragments,
-                request.variables,
-                page_default=settings.page_default,
-                page_max=settings.page_max,
-            )
+            cost_key = ("cost", name, _page_sizes(request.variables))
+            cost = prepared.memo.get(cost_key)
+            if cost is None:
+                cost = estimate_cost(
+                    self.graphql_schema,
+                    operation,
+                    prepared.fragments,
+                    request.variables,
+                    page_default=settings.page_default,
+                    page_max=settings.page_max,
+                )
+                _remember(prepared, cost_key, cost)
             extensions["cost"] = cost
             check_cost(cost, settings.max_cost)
         except GraphQLError as error:
@@ -177,23 +181,20 @@ class GraphQLExecutor:
             return None  # invalid variables: the executor reports them
         variables = coerced.coerced
         scope = None  # record scopes (access control) join here
-        needs = self.compiler.custom_field_needs(operation, prepared.fragments, variables)
+        shape = ("plan", request.operation_name, variable_shape(variables), scope_key(scope, ()))
+        needs = prepared.memo.get((*shape, "needs"))
+        if needs is None:
+            needs = self.compiler.custom_field_needs(operation, prepared.fragments, variables)
+            _remember(prepared, (*shape, "needs"), needs)
         kinds = await self._custom_kinds(principal, needs) if needs else {}
-        key = (
-            "plan",
-            request.operation_name,
-            variable_shape(variables),
-            scope_key(scope, ()),
-            tuple(sorted((name, tuple(sorted(k.items()))) for name, k in kinds.items())),
-        )
+        key = (*shape, tuple(sorted((name, tuple(sorted(k.items()))) for name, k in kinds.items())))
         plan = prepared.memo.get(key)
         if plan is None:
             try:
                 plan = self.compiler.plan(operation, prepared.fragments, variables, scope, kinds)
             except NotCompilable:
                 plan = _NOT_COMPILABLE
-            if len(prepared.memo) < _PLANS_PER_DOCUMENT:
-                prepared.memo[key] = plan
+            _remember(prepared, key, plan)
         if plan is _NOT_COMPILABLE:
             return None
         assert isinstance(plan, Plan)
@@ -230,7 +231,19 @@ class GraphQLExecutor:
 
 
 _NOT_COMPILABLE = object()
-_PLANS_PER_DOCUMENT = 64  # variable shapes of one document worth remembering
+_MEMO_PER_DOCUMENT = 256  # plans, costs and the like per document (variable shapes vary)
+
+
+def _remember(prepared: PreparedDocument, key: Any, value: Any) -> None:
+    if len(prepared.memo) < _MEMO_PER_DOCUMENT:
+        prepared.memo[key] = value
+
+
+def _page_sizes(variables: dict[str, Any]) -> tuple[Any, ...]:
+    """What of the variables a cost depends on: integers (page sizes) and list lengths (ids)."""
+    return tuple(
+        sorted((k, v if isinstance(v, int) else len(v)) for k, v in variables.items() if isinstance(v, int | list))
+    )
 
 
 def _app_errors(error: AppError, request_id: str) -> list[dict[str, Any]]:
