@@ -27,11 +27,7 @@ from backend.context import SYSTEM_ACTOR, Actor, TenantContext
 from backend.settings import Settings
 
 CONNECTION = "default"
-# Transaction-local settings: the tenant (RLS) and who acts (read by audit and event triggers).
-_SET_CONTEXT = (
-    "SELECT set_config('app.tenant_id', $1, true), set_config('app.actor_kind', $2, true), "
-    "set_config('app.actor_id', $3, true), set_config('app.request_id', $4, true)"
-)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def connect_kwargs(dsn: str) -> dict[str, Any]:
@@ -129,6 +125,26 @@ def pool() -> asyncpg.Pool:
     return client._pool
 
 
+def _begin(
+    tenant_id: UUID, actor: Actor, request_id: str | None, *, readonly: bool, generic_plans: bool = False
+) -> str:
+    """BEGIN and the transaction-local settings as one simple-protocol round trip.
+
+    The values are inlined, which is safe: UUIDs and an enum value are formatted by Python,
+    and a request id is kept only if it is a plain token.
+    """
+    if not isinstance(tenant_id, UUID) or (actor.id is not None and not isinstance(actor.id, UUID)):
+        raise TypeError("tenant and actor ids must be UUIDs")
+    rid = request_id if request_id and _REQUEST_ID.match(request_id) else ""
+    mode = " ISOLATION LEVEL REPEATABLE READ READ ONLY" if readonly else ""
+    plans = " SET LOCAL plan_cache_mode = force_generic_plan;" if generic_plans else ""
+    return (
+        f"BEGIN{mode};{plans} SELECT set_config('app.tenant_id', '{tenant_id}', true), "
+        f"set_config('app.actor_kind', '{actor.kind.value}', true), "
+        f"set_config('app.actor_id', '{actor.id or ''}', true), set_config('app.request_id', '{rid}', true)"
+    )
+
+
 @asynccontextmanager
 async def tenant_transaction(
     tenant_id: UUID,
@@ -142,21 +158,18 @@ async def tenant_transaction(
 
     Read-only transactions use REPEATABLE READ so that every statement of a request (one per
     DataLoader level) sees the same snapshot. With `count_statements`, `TenantContext.statements`
-    counts the statements run inside (not BEGIN, the settings or COMMIT).
+    counts the statements run inside (not BEGIN, the settings or COMMIT). Nested transactions
+    are savepoints issued on `tx` (`SAVEPOINT x` / `ROLLBACK TO SAVEPOINT x`).
     """
-    if not isinstance(tenant_id, UUID):
-        raise TypeError("tenant_id must be a UUID")
+    begin = _begin(tenant_id, actor, request_id, readonly=readonly)
     client = _client()
     connections = get_connections()
     conn = cast(asyncpg.Connection, await pool().acquire())
     try:
-        transaction = conn.transaction(isolation="repeatable_read" if readonly else None, readonly=readonly)
-        await transaction.start()
+        await conn.execute(begin)
         try:
-            await conn.execute(_SET_CONTEXT, str(tenant_id), actor.kind.value, str(actor.id or ""), request_id or "")
             wrapper = TransactionWrapper(client)
             wrapper._connection = conn
-            wrapper.transaction = transaction
             context = TenantContext(tenant_id, actor, request_id, readonly, wrapper)
             if count_statements:
                 context.statements = 0
@@ -172,10 +185,10 @@ async def tenant_transaction(
             if not conn.is_closed():
                 # A broken connection cannot roll back; the pool discards it on release.
                 with suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                    await transaction.rollback()
+                    await conn.execute("ROLLBACK")
             raise
         else:
-            await transaction.commit()
+            await conn.execute("COMMIT")
     finally:
         await pool().release(conn)  # type: ignore[arg-type]  # the proxy the pool handed out
 
@@ -200,28 +213,16 @@ async def tenant_directory() -> list[asyncpg.Record]:
         return await conn.fetch("SELECT id, slug, name, created_at FROM tenant_directory()")
 
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
 async def read_one(tenant_id: UUID, actor: Actor, request_id: str | None, sql: str, params: Sequence[Any]) -> Any:
     """Run one read-only statement for a tenant and return its single value.
 
-    The hot path of compiled reads: the transaction and its settings go in one simple-protocol
-    round trip (values inlined, which is safe: a UUID, an enum value and a checked request id),
-    the statement runs as a cached prepared statement, then COMMIT.
+    The hot path of compiled reads: BEGIN and the settings in one round trip, the statement as
+    a cached prepared statement with a generic plan (prepared once, run thousands of times;
+    planning a statement with a subquery per nested list costs more than running it), COMMIT.
     """
-    if not isinstance(tenant_id, UUID) or (actor.id is not None and not isinstance(actor.id, UUID)):
-        raise TypeError("tenant and actor ids must be UUIDs")
-    rid = request_id if request_id and _REQUEST_ID.match(request_id) else ""
-    # A generic plan: these statements are prepared once and run thousands of times; planning a
-    # statement with a subquery per nested list costs more than running it.
-    setup = (
-        "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan; "
-        "SELECT set_config('app.tenant_id', '{t}', true), set_config('app.actor_kind', '{k}', true), "
-        "set_config('app.actor_id', '{a}', true), set_config('app.request_id', '{r}', true)"
-    ).format(t=tenant_id, k=actor.kind.value, a=actor.id or "", r=rid)
+    begin = _begin(tenant_id, actor, request_id, readonly=True, generic_plans=True)
     async with pool().acquire() as conn:
-        await conn.execute(setup)
+        await conn.execute(begin)
         try:
             value = await conn.fetchval(sql, *params)
         except BaseException:

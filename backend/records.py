@@ -1,11 +1,12 @@
 """The generic write path every domain shares: create, update and delete, single or batched.
 
-A domain describes itself with `Rules` (which fields reference other entities, whether it has
+A domain describes itself with `Rules` (the references its checks consult, whether it has
 custom fields, and a function that checks and completes a draft). The engine does the rest
-for up to `MAX_BATCH` items in one transaction: it loads every referenced row with one query
-per target (so a missing or foreign id is reported, never written), validates custom fields
-against the tenant's definitions, collects every error with its path (`inputs.17.email`) and
-writes nothing unless all items are valid.
+for up to `MAX_BATCH` items in one transaction: it loads the consulted referenced rows with one
+query per target, validates given custom fields against the tenant's definitions, collects
+every error with its path (`inputs.17.email`) and writes nothing unless all items are valid.
+References nobody consults are checked by their composite foreign keys (same tenant, must
+exist) when the rows are written: a missing or foreign id is refused either way.
 """
 
 from __future__ import annotations
@@ -68,7 +69,11 @@ def entity_column(draft: Draft, name: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Rules:
     entity: str
-    references: Mapping[str, str]  # reference field -> target entity, e.g. {"account_id": "Account"}
+    # Reference fields whose rows `check` consults (via Draft.ref), e.g. {"contact_id": "Contact"}.
+    # Every other reference is checked by its composite foreign key when the row is written
+    # (same tenant guaranteed; a missing row is BAD_USER_INPUT on the field), which saves a
+    # query on the common path.
+    references: Mapping[str, str]
     check: Callable[[Draft], None]  # validates and completes a draft (create and update)
     custom_fields: bool = False
     # Checks that need the database (cycles, numbering), after `check`, before anything is written.
@@ -91,30 +96,41 @@ def _check_size(items: Sequence[Any], path: str) -> None:
         raise BadInput(f"a batch holds 1 to {MAX_BATCH} items", field=path)
 
 
-async def _load_references(tx: TenantContext, rules: Rules, drafts: list[Draft]) -> None:
+async def _load_references(tx: TenantContext, rules: Rules, drafts: list[Draft], *, every: bool) -> None:
+    """Load referenced rows: those the rules consult, or (`every`, for batches, so each item's
+    missing references are reported with its path) every to-one reference of the entity."""
+    references = dict(rules.references)
+    if every:
+        source = entity(rules.entity)
+        references |= {r.local: r.target for r in source.relations.values() if r.kind == "one"}
     wanted: dict[str, set[UUID]] = defaultdict(set)
     for draft in drafts:
-        for name in rules.references:
+        for name in references:
             value = draft.values.get(name)
             if value is not None:
                 wanted[name].add(value)
     by_target: dict[str, dict[UUID, asyncpg.Record]] = {}
-    for target_name in {rules.references[n] for n in wanted}:
-        ids = set().union(*(wanted[n] for n in wanted if rules.references[n] == target_name))
+    for target_name in {references[n] for n in wanted}:
+        ids = set().union(*(wanted[n] for n in wanted if references[n] == target_name))
         by_target[target_name] = await reads.by_ids(tx, entity(target_name), list(ids))
-    refs = {name: by_target[rules.references[name]] for name in wanted}
+    refs = {name: by_target[references[name]] for name in wanted}
     for draft in drafts:
         draft.refs = refs
-        for name, target_name in rules.references.items():
+        for name, target_name in references.items():
             value = draft.values.get(name)
             if value is not None and value not in refs[name]:
                 draft.error(name, f"no {target_name} with this id")
 
 
-async def _validate_custom_fields(tx: TenantContext, rules: Rules, drafts: list[Draft], *, creating: bool) -> None:
-    if not rules.custom_fields or not (creating or any("custom_fields" in d.values for d in drafts)):
+async def _validate_custom_fields(tx: TenantContext, rules: Rules, drafts: list[Draft], *, batch_create: bool) -> None:
+    """Validate the custom field values given. Required fields left out of a single write are
+    refused by the database (trigger), so the common path costs no definition lookup; a batch
+    create checks them here, to report each item's path."""
+    if not rules.custom_fields or not (batch_create or any("custom_fields" in d.values for d in drafts)):
         return
     for draft in drafts:
+        if "custom_fields" not in draft.values and not batch_create:
+            continue
         given = draft.values.get("custom_fields") or {}
         if not isinstance(given, dict):
             draft.error("custom_fields", "customFields must be an object of key: value")
@@ -162,11 +178,17 @@ async def create(
         Draft({"id": uuid7(), **item}, paths[i] if paths is not None else _batch_path(path, i, batch))
         for i, item in enumerate(items)
     ]
-    await _load_references(tx, rules, drafts)
-    await _validate_custom_fields(tx, rules, drafts, creating=True)
+    await _load_references(tx, rules, drafts, every=batch)
+    await _validate_custom_fields(tx, rules, drafts, batch_create=batch)
     await _check(tx, rules, drafts, known_errors)
     target = entity(rules.entity)
-    rows = await writes.insert(tx, target, [_complete(target, {"tenant_id": tx.tenant_id, **d.values}) for d in drafts])
+    try:
+        rows = await writes.insert(
+            tx, target, [_complete(target, {"tenant_id": tx.tenant_id, **d.values}) for d in drafts]
+        )
+    except BadInput as exc:
+        # A refusal by the database (foreign key, required custom field) of a single item.
+        raise exc.prefixed(drafts[0].path) if len(drafts) == 1 and drafts[0].path else exc from None
     if rules.after_write is not None:
         await rules.after_write(tx, rows)
     return rows
@@ -225,13 +247,16 @@ async def update(
                 currentVersion=row["version"],
             )
         drafts.append(Draft(dict(change.values), f"{where}.input" if batch else "input", current=row))
-    await _load_references(tx, rules, drafts)
-    await _validate_custom_fields(tx, rules, drafts, creating=False)
+    await _load_references(tx, rules, drafts, every=batch)
+    await _validate_custom_fields(tx, rules, drafts, batch_create=False)
     await _check(tx, rules, drafts, known_errors)
     rows = []
     for change, draft in zip(changes, drafts, strict=True):
         assert change.id is not None, "malformed ids were reported by _check"
-        rows.append(await writes.update(tx, target, change.id, draft.values, version=change.version))
+        try:
+            rows.append(await writes.update(tx, target, change.id, draft.values, version=change.version))
+        except BadInput as exc:
+            raise exc.prefixed(draft.path) from None
     if rules.after_write is not None:
         await rules.after_write(tx, rows)
     return rows

@@ -53,7 +53,7 @@ async def _prepare(tx: TenantContext, drafts: list[Draft]) -> None:
 
 RULES = Rules(
     entity="Account",
-    references={"parent_id": "Account", "owner_id": "User"},
+    references={"owner_id": "User"},
     check=_check,
     custom_fields=True,
     prepare=_prepare,

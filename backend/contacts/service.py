@@ -19,7 +19,7 @@ def _check(draft: Draft) -> None:
 
 RULES = Rules(
     entity="Contact",
-    references={"account_id": "Account"},
+    references={},
     check=_check,
     custom_fields=True,
     prepare=duplicate_guard("Contact"),

@@ -45,6 +45,6 @@ def _check(draft: Draft) -> None:
 
 RULES = Rules(
     entity="Feedback",
-    references={"account_id": "Account", "contact_id": "Contact", "ticket_id": "Ticket"},
+    references={"contact_id": "Contact", "ticket_id": "Ticket"},
     check=_check,
 )

@@ -61,7 +61,7 @@ async def _number_orders(tx: TenantContext, drafts: list[Draft]) -> None:
 
 ORDER_RULES = Rules(
     entity="Order",
-    references={"account_id": "Account", "contact_id": "Contact"},
+    references={"contact_id": "Contact"},
     check=_check_order,
     custom_fields=True,
     prepare=_number_orders,

@@ -118,6 +118,8 @@ class _translated:
             raise BadInput(
                 [FieldError(_field_of(self.target, exc), "refers to something that does not exist")]
             ) from None
+        if isinstance(exc, asyncpg.CheckViolationError) and exc.constraint_name == "required_custom_field":
+            raise BadInput([FieldError(f"customFields.{exc.detail}", exc.message)]) from None
         if isinstance(exc, asyncpg.CheckViolationError | asyncpg.NotNullViolationError | asyncpg.DataError):
             raise BadInput([FieldError(_field_of(self.target, exc), "is not an accepted value")]) from None
 

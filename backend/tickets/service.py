@@ -46,7 +46,7 @@ def _check(draft: Draft) -> None:
 
 RULES = Rules(
     entity="Ticket",
-    references={"account_id": "Account", "contact_id": "Contact", "assignee_id": "User"},
+    references={"contact_id": "Contact", "assignee_id": "User"},
     check=_check,
     custom_fields=True,
 )

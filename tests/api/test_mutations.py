@@ -297,3 +297,38 @@ async def test_custom_fields_are_validated_on_write(api: Api, tenant: Tenant) ->
         "input.customFields.ghost",
         "input.customFields.region",
     ]
+
+
+async def test_required_custom_fields_are_enforced_on_every_write(api: Api, tenant: Tenant) -> None:
+    define = "mutation($i: CustomFieldDefineInput!) { customFieldDefine(input: $i) { definition { key } } }"
+    await api.data(
+        tenant,
+        define,
+        {"i": {"entity": "TICKET", "key": "asset", "label": "Asset tag", "kind": "TEXT", "required": True}},
+    )
+    account = (await api.data(tenant, 'mutation { accountCreate(input: {name: "A"}) { account { id } } }'))[
+        "accountCreate"
+    ]["account"]["id"]
+    single = 'mutation($a: ID!) { ticketCreate(input: {accountId: $a, subject: "s"}) { ticket { id } } }'
+    errors = await api.errors(tenant, single, {"a": account})
+    assert [(e["code"], e["field"], e["message"]) for e in errors] == [
+        ("BAD_USER_INPUT", "input.customFields.asset", "'Asset tag' is required")
+    ]
+    batch = "mutation($i: [TicketCreateInput!]!) { ticketsCreate(inputs: $i) { tickets { id } } }"
+    errors = await api.errors(
+        tenant,
+        batch,
+        {
+            "i": [
+                {"accountId": account, "subject": "s", "customFields": {"asset": "X1"}},
+                {"accountId": account, "subject": "s"},
+            ]
+        },
+    )
+    assert [e["field"] for e in errors] == ["inputs.1.customFields.asset"]
+    created = await api.data(
+        tenant,
+        'mutation($a: ID!) { ticketCreate(input: {accountId: $a, subject: "s", customFields: {asset: "X2"}}) { ticket { customFields } } }',
+        {"a": account},
+    )
+    assert created["ticketCreate"]["ticket"]["customFields"] == {"asset": "X2"}
