@@ -27,18 +27,26 @@ def _db_value(column_kind: Kind, value: Any) -> Any:
 
 
 async def insert(tx: TenantContext, target: Entity, rows: Sequence[Mapping[str, Any]]) -> list[asyncpg.Record]:
-    """Insert rows (model field names -> values, all rows the same keys); returns them in order."""
+    """Insert rows (model field names -> values, all rows the same keys); returns them in order.
+
+    One row is a plain VALUES insert; several are one INSERT ... SELECT FROM unnest(arrays).
+    """
     if not rows:
         return []
     names = list(rows[0])
     columns = [target.column(n) for n in names]
+    column_list = ", ".join(c.db for c in columns)
+    if len(rows) == 1:
+        placeholders = ", ".join(f"${i + 1}::{SQL_TYPES[c.kind]}" for i, c in enumerate(columns))
+        sql = f"INSERT INTO {target.table} ({column_list}) VALUES ({placeholders}) RETURNING {_columns_sql(target)}"
+        async with _translated(target):
+            row = await tx.fetchrow(sql, *(_db_value(c.kind, rows[0][c.name]) for c in columns))
+        assert row is not None
+        return [row]
     arrays = ", ".join(
         f"${i + 1}::{SQL_TYPES[c.kind] if c.kind is not Kind.ARRAY else 'text[]'}[]" for i, c in enumerate(columns)
     )
-    sql = (
-        f"INSERT INTO {target.table} ({', '.join(c.db for c in columns)}) "
-        f"SELECT * FROM unnest({arrays}) RETURNING {_columns_sql(target)}"
-    )
+    sql = f"INSERT INTO {target.table} ({column_list}) SELECT * FROM unnest({arrays}) RETURNING {_columns_sql(target)}"
     values = [[_db_value(c.kind, row[c.name]) for row in rows] for c in columns]
     async with _translated(target):
         found = {r["id"]: r for r in await tx.fetch(sql, *values)}
