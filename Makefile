@@ -59,3 +59,4 @@ bench: install
 	SYSTEMS=$(BENCH_SYSTEMS) BENCH_SYSTEMS_PATH=$(CURDIR)/bench CRM_PRODUCT_DIR=$(CURDIR) \
 		"$(BENCH_HARNESS)/run.sh" bench --rounds $(ROUNDS) --procs $(PROCS) --duration $(DURATION) \
 		--warmup $(WARMUP) $(BENCH_ARGS)
+	BENCH_HARNESS=$(BENCH_HARNESS) $(RUN) python -m bench._explain

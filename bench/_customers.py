@@ -1,6 +1,6 @@
 """Customer-master timings at bench scale: one tenant with 2,000 accounts and 10,000 contacts.
 
-    python -m bench.customers [--accounts 2000] [--contacts 10000] [--rounds 5]
+    python -m bench._customers [--accounts 2000] [--contacts 10000] [--rounds 5]
 
 Creates a throw-away database (as RAPPORT_TEST_SUPERUSER_URL, default root@127.0.0.1), loads a
 tenant with realistic names, domains, emails and phones (about 5 % planted duplicates) plus a
