@@ -32,7 +32,7 @@ from schema.context import Context
 from schema.documents import DocumentCache, PreparedDocument
 from schema.errors import format_errors, log
 from schema.idempotency import KeyedField, keyed_fields
-from schema.limits import check_cost, check_shape, estimate_cost
+from schema.limits import check_cost, check_shape, estimate_cost, list_sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,7 @@ class GraphQLExecutor:
         self._executor_kwargs = execution_context_class_kwargs(schema.execution_context_class)
         # Development mode reports in `extensions.plan` which path answered and how many statements ran.
         self.explain = settings.environment is Environment.DEV
+        self.list_sizes = list_sizes(schema)
         self.compiler = Compiler(schema, page_default=settings.page_default, page_max=settings.page_max)
 
     async def run(
@@ -108,6 +109,7 @@ class GraphQLExecutor:
                     request.variables,
                     page_default=settings.page_default,
                     page_max=settings.page_max,
+                    sizes=self.list_sizes,
                 )
                 _remember(prepared, cost_key, cost)
             extensions["cost"] = cost

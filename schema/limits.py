@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import strawberry
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -31,6 +32,7 @@ from graphql import (
     get_named_type,
 )
 from graphql.language import ValueNode
+from strawberry.types.base import StrawberryObjectDefinition
 
 from backend.errors import QueryTooComplex
 
@@ -77,6 +79,24 @@ def check_shape(found: Shape, *, max_depth: int, max_aliases: int) -> None:
         )
 
 
+# Strawberry field metadata key: the size a cost estimate assumes for a list field that takes
+# no page size (e.g. the reasons of a duplicate link, a handful at most).
+LIST_SIZE = "rapport.list_size"
+
+
+def list_sizes(schema: strawberry.Schema) -> dict[tuple[str, str], int]:
+    """(type, field) -> assumed length, for every list field that declares one."""
+    sizes = {}
+    for concrete in schema.schema_converter.type_map.values():
+        definition = concrete.definition
+        if isinstance(definition, StrawberryObjectDefinition):
+            for field in definition.fields:
+                if LIST_SIZE in field.metadata:
+                    name = field.graphql_name or schema.config.name_converter.get_graphql_name(field)
+                    sizes[(definition.name, name)] = field.metadata[LIST_SIZE]
+    return sizes
+
+
 def estimate_cost(
     schema: GraphQLSchema,
     operation: OperationDefinitionNode,
@@ -85,11 +105,15 @@ def estimate_cost(
     *,
     page_default: int,
     page_max: int,
+    sizes: Mapping[tuple[str, str], int] | None = None,
 ) -> int:
     root = schema.get_root_type(operation.operation)
     assert root is not None
 
-    def page_size(field: FieldNode, field_type: GraphQLOutputType) -> int:
+    def page_size(parent: GraphQLNamedType, field: FieldNode, field_type: GraphQLOutputType) -> int:
+        declared = (sizes or {}).get((parent.name, field.name.value))
+        if declared is not None:
+            return declared
         args = {arg.name.value: arg.value for arg in field.arguments or ()}
         for name in ("first", "last"):
             if name in args:
@@ -120,7 +144,7 @@ def estimate_cost(
                 total += multiplier
                 if selection.selection_set is not None:
                     # A connection's page size already counts its edges/nodes lists.
-                    size = 1 if parent.name.endswith("Connection") else page_size(selection, field_def.type)
+                    size = 1 if parent.name.endswith("Connection") else page_size(parent, selection, field_def.type)
                     inner = multiplier * size
                     total += walk(selection.selection_set, get_named_type(field_def.type), inner, seen)
             elif isinstance(selection, InlineFragmentNode):

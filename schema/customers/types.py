@@ -18,6 +18,7 @@ from backend.query.entities import entity
 from schema import loaders
 from schema.compiler import NotCompilable
 from schema.fields import Computed, build, node_type
+from schema.limits import LIST_SIZE
 from schema.relay import Node, to_global_id
 
 strawberry.enum(matching.Rule, name="DuplicateRule", description="Why two records look like the same customer.")
@@ -78,20 +79,20 @@ class DuplicateReason:
 @strawberry.type(description="An existing record that looks like the one at hand, and why.")
 class DuplicateMatch:
     node: Node
-    reasons: list[DuplicateReason]
+    reasons: list[DuplicateReason] = strawberry.field(metadata={LIST_SIZE: 4})
 
 
 @strawberry.type(description="Two members of a group that match directly.")
 class DuplicateLink:
     first: Node
     second: Node
-    reasons: list[DuplicateReason]
+    reasons: list[DuplicateReason] = strawberry.field(metadata={LIST_SIZE: 4})
 
 
 @strawberry.type(description="Records that are likely one customer: linked directly or through each other.")
 class DuplicateGroup:
-    members: list[Node] = strawberry.field(description="Oldest first.")
-    links: list[DuplicateLink]
+    members: list[Node] = strawberry.field(description="Oldest first.", metadata={LIST_SIZE: 10})
+    links: list[DuplicateLink] = strawberry.field(metadata={LIST_SIZE: 10})
 
 
 @strawberry.type(description="A merged record supplied this field of the survivor.")
