@@ -57,6 +57,8 @@ async def test_introspection_is_allowed_in_dev(api: Api, tenant: Tenant) -> None
 
 async def test_small_lists_declare_the_size_the_cost_assumes(api: Api, tenant: Tenant) -> None:
     # 50 groups x (members 10 + links 10 x reasons 4): well within the budget with declared sizes
-    body = await api.graphql(tenant, "{ duplicates(type: ACCOUNT) { nodes { members { id } links { reasons { rule } } } } }")
+    body = await api.graphql(
+        tenant, "{ duplicates(type: ACCOUNT) { nodes { members { id } links { reasons { rule } } } } }"
+    )
     assert "errors" not in body, body
     assert body["extensions"]["cost"] == 1 + 50 + 50 * (1 + 10) + 50 * (1 + 10 * (1 + 4))

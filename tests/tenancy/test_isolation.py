@@ -15,6 +15,10 @@ from tortoise.exceptions import IntegrityError, OperationalError
 
 from backend.db import tenant_transaction
 from backend.models import Account, Tenant
+from backend.query.entities import entity
+from backend.query.filters import Compare, Op, Related
+from backend.query.reads import PageRequest
+from backend.query.sql import Ordering, Query
 from tests import factories
 
 # Tables whose rows the factories' graph() creates (one per tenant), checked row by row below.
@@ -164,3 +168,34 @@ async def test_the_guard_is_what_isolates(
 
 class _Undo(Exception):
     pass
+
+
+async def test_the_code_filter_isolates_without_rls(
+    database: Any, tenant: Tenant, other_tenant: Tenant, two_graphs: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    """The other layer on its own: the SQL builder scopes every table it touches by tenant, so its
+    statements return only the tenant's rows even on a connection that bypasses RLS (superuser)."""
+    mine, _ = two_graphs
+    request = PageRequest.from_args(
+        Ordering(), Related("contacts", Compare("email", Op.IS_NULL, False)),
+        first=50, last=None, after=None, before=None, default=50, maximum=500,
+    )  # fmt: skip
+    conn = await asyncpg.connect(database.superuser_url)
+    try:
+        for name in ("Account", "Contact", "Ticket", "Order"):
+            q = Query(tenant.id)
+            alias = q.alias()
+            target = entity(name)
+            where = q.visible(target, alias, request.filter if name == "Account" else None)
+            rows = await conn.fetch(
+                f"SELECT {alias}.tenant_id FROM {target.table} {alias} WHERE {where}", *q.params.values
+            )
+            assert rows and {r["tenant_id"] for r in rows} == {tenant.id}, name
+        q = Query(tenant.id)
+        alias = q.alias()
+        ids = await conn.fetch(
+            f"SELECT {alias}.id FROM accounts {alias} WHERE {q.visible(entity('Account'), alias)}", *q.params.values
+        )
+        assert [r["id"] for r in ids] == [mine["accounts"].id]
+    finally:
+        await conn.close()
