@@ -11,6 +11,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import uvicorn
 from starlette.applications import Starlette
@@ -21,8 +22,11 @@ from uvicorn.config import STARTUP_FAILURE
 
 from backend import db
 from backend.auth import Authenticator
+from backend.listener import Listener
 from backend.migrations import available
 from backend.settings import ConfigError, Settings, get_settings
+from policies.access import AccessControl
+from policies.catalog import Catalog
 from schema import schema
 from schema.executor import GraphQLExecutor
 from schema.http import GraphQLEndpoint
@@ -30,22 +34,44 @@ from schema.http import GraphQLEndpoint
 log = logging.getLogger("rapport")
 
 
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What serves GraphQL, wired once per process. Access control learns about policies and
+    credentials that other processes change through the listener (NOTIFY); it must run
+    (`listener.start()`) for changes to arrive within a second, or caches trust entries for
+    a second at most."""
+
+    listener: Listener
+    access: AccessControl
+    authenticator: Authenticator
+    executor: GraphQLExecutor
+
+
+def wire(settings: Settings) -> Services:
+    listener = Listener(settings.database_url)
+    access = AccessControl(Catalog(schema._schema), listener)
+    authenticator = Authenticator(settings, roles=access, listener=listener)
+    return Services(listener, access, authenticator, GraphQLExecutor(schema, settings, access))
+
+
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> GraphQLEndpoint:
     """The application; `manage_db=False` leaves the database pool to the caller (tests)."""
     settings = settings or _settings_or_exit()
-    executor = GraphQLExecutor(schema, settings)
+    services = wire(settings)
     expected_migrations = {m.version for m in available()}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not manage_db:
-            yield
-            return
-        await db.init_db(settings)
+        if manage_db:
+            await db.init_db(settings)
+        await services.listener.start()
         try:
             yield
         finally:
-            await db.close_db()
+            await services.listener.stop()
+            await services.authenticator.close()
+            if manage_db:
+                await db.close_db()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -62,7 +88,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> G
         return JSONResponse({"status": "ok"})
 
     rest = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)], lifespan=lifespan)
-    return GraphQLEndpoint(executor, Authenticator(settings), fallback=rest)
+    return GraphQLEndpoint(services.executor, services.authenticator, fallback=rest)
 
 
 def _settings_or_exit() -> Settings:

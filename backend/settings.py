@@ -70,8 +70,15 @@ class Settings(BaseSettings):
     jwt_audience: str = Field(default="rapport-api", description="Required `aud` claim of bearer tokens.")
     jwt_jwks_url: str | None = Field(
         default=None,
-        description="JWKS address of an external identity provider. Accepted but not used yet: "
-        "tokens are verified with `RAPPORT_JWT_SECRET` only.",
+        description="JWKS address of an external identity provider. Set: tokens must be RS256/ES256 signed by "
+        "one of its keys (HS256 and `RAPPORT_JWT_SECRET` are then refused).",
+    )
+    jwt_jwks_cache_seconds: int = Field(
+        default=600,
+        ge=10,
+        le=86_400,
+        description="How long keys from `RAPPORT_JWT_JWKS_URL` are trusted; a token naming an unknown `kid` "
+        "refreshes them sooner (at most every 5 s).",
     )
     jwt_leeway_seconds: int = Field(
         default=30, ge=0, le=300, description="Clock skew tolerated on `exp`/`iat`, in seconds (0 to 300)."
@@ -79,6 +86,17 @@ class Settings(BaseSettings):
     auth_provision_users: bool = Field(
         default=True,
         description="Create the user on the first valid token (with an `email` claim) for an unknown subject.",
+    )
+    auth_seed_roles_from_token: bool = Field(
+        default=True,
+        description="On a user's first sign-in, bind the roles named in the token's `roles` claim (those the "
+        "tenant has). Afterwards only admins change a user's roles; the claim is ignored.",
+    )
+    auth_failure_limit: int = Field(
+        default=30,
+        ge=0,
+        description="Failed authentications per minute one client address may make before it is refused "
+        "with RATE_LIMITED (0: no limit).",
     )
 
     host: str = Field(
@@ -137,8 +155,8 @@ class Settings(BaseSettings):
             raise ValueError(f"RAPPORT_DB_POOL_MIN: must not exceed RAPPORT_DB_POOL_MAX ({self.db_pool_max})")
         if self.page_default > self.page_max:
             raise ValueError(f"RAPPORT_PAGE_DEFAULT: must not exceed RAPPORT_PAGE_MAX ({self.page_max})")
-        # The secret verifies every token (JWKS is not wired in yet), so it is checked even
-        # when a JWKS URL is set: a prod server must never accept tokens signed with the public value.
+        # With a JWKS URL the secret verifies nothing (HS256 tokens are refused), but it is
+        # still checked: a prod server must never run with the public value configured.
         secret = self.jwt_secret.get_secret_value()
         if self.environment is Environment.PROD:
             if secret == DEV_JWT_SECRET:

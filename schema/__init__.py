@@ -5,10 +5,18 @@ from __future__ import annotations
 import strawberry
 from strawberry.tools import merge_types
 
+from schema.access.mutations import Mutation as AccessMutation
+from schema.access.queries import Query as AccessQuery
+from schema.access.types import Role
 from schema.accounts.mutations import Mutation as AccountMutation
 from schema.accounts.queries import Query as AccountQuery
 from schema.accounts.types import Account
 from schema.analytics.queries import Query as AnalyticsQuery
+from schema.api_keys.mutations import Mutation as ApiKeyMutation
+from schema.api_keys.queries import Query as ApiKeyQuery
+from schema.api_keys.types import ApiKey
+from schema.audit.queries import Query as AuditQuery
+from schema.audit.types import AuditEntry
 from schema.contacts.mutations import Mutation as ContactMutation
 from schema.contacts.queries import Query as ContactQuery
 from schema.contacts.types import Contact
@@ -29,6 +37,9 @@ from schema.products.queries import Query as ProductQuery
 from schema.products.types import Product
 from schema.scalars import SCALAR_OVERRIDES
 from schema.search.queries import Query as SearchQuery
+from schema.teams.mutations import Mutation as TeamMutation
+from schema.teams.queries import Query as TeamQuery
+from schema.teams.types import Team
 from schema.tickets.mutations import Mutation as TicketMutation
 from schema.tickets.queries import Query as TicketQuery
 from schema.tickets.types import Ticket
@@ -53,6 +64,10 @@ Query = merge_types(
         AnalyticsQuery,
         CustomFieldQuery,
         CustomerQuery,
+        AccessQuery,
+        ApiKeyQuery,
+        TeamQuery,
+        AuditQuery,
     ),
 )
 
@@ -68,12 +83,15 @@ Mutation = merge_types(
         UserMutation,
         CustomFieldMutation,
         CustomerMutation,
+        AccessMutation,
+        ApiKeyMutation,
+        TeamMutation,
     ),
 )
 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Account, Contact, Feedback, Merge, Order, OrderLine, Product, Ticket, User],
+    types=[Account, Contact, Feedback, Merge, Order, OrderLine, Product, Ticket, User, Role, ApiKey, Team, AuditEntry],
     scalar_overrides=SCALAR_OVERRIDES,
 )

@@ -9,6 +9,7 @@ from backend.auth import Principal
 from backend.context import TenantContext
 from backend.query.sql import Scope
 from backend.settings import Settings
+from policies.enforcer import TenantPolicy
 
 
 @dataclass(slots=True)
@@ -19,5 +20,7 @@ class Context:
     request_id: str
     # Record scope (access control) ANDed into every read; None sees every row of the tenant.
     scope: Scope | None = None
+    # The tenant's access policy the request was checked against (write scopes, admin API).
+    policy: TenantPolicy | None = None
     # Per-request DataLoaders, created on first use and keyed by the loader's own key.
     loaders: dict[Any, Any] = field(default_factory=dict)

@@ -1,6 +1,10 @@
 """One GraphQL operation, from source text to response bytes.
 
-    cached parse + validation -> depth/alias limits -> cost -> tenant transaction -> execute
+    cached parse + validation -> depth/alias limits -> cost -> field policy -> tenant transaction -> execute
+
+The field policy check (policies/access.py) refuses an operation that touches a field the
+caller may not, before any SQL, on both paths (compiled statement and executor); the record
+scopes it returns are ANDed into every read.
 
 Queries run in a read-only REPEATABLE READ transaction (one snapshot for every loader);
 a mutation operation runs in one read-write transaction and is rolled back entirely if any
@@ -27,7 +31,9 @@ from backend.custom_fields import service as custom_fields
 from backend.db import read_one, tenant_transaction
 from backend.errors import AppError, BadInput, Conflict
 from backend.settings import Environment, Settings
-from schema.compiler import Compiler, NotCompilable, Plan, scope_key, variable_shape
+from policies.access import AccessControl
+from policies.enforcer import TenantPolicy
+from schema.compiler import Compiler, NotCompilable, Plan, variable_shape
 from schema.context import Context
 from schema.documents import DocumentCache, PreparedDocument
 from schema.errors import format_errors, log
@@ -63,8 +69,9 @@ class _Rollback(Exception):
 
 
 class GraphQLExecutor:
-    def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
+    def __init__(self, schema: strawberry.Schema, settings: Settings, access: AccessControl) -> None:
         self.schema = schema
+        self.access = access
         self.graphql_schema = schema._schema
         self.settings = settings
         self.documents = DocumentCache(
@@ -114,6 +121,7 @@ class GraphQLExecutor:
                 _remember(prepared, cost_key, cost)
             extensions["cost"] = cost
             check_cost(cost, settings.max_cost)
+            policy = await self.access.check(principal, prepared, operation, request.variables)
         except GraphQLError as error:
             return _encode(None, format_errors([error], request_id), extensions)
         except AppError as error:
@@ -122,7 +130,7 @@ class GraphQLExecutor:
         assert prepared.document is not None
         readonly = operation.operation is OperationType.QUERY
         if readonly and compiled:
-            answer = await self._compiled(principal, prepared, operation, request, request_id, extensions)
+            answer = await self._compiled(principal, policy, prepared, operation, request, request_id, extensions)
             if answer is not None:
                 return answer
         try:
@@ -142,7 +150,14 @@ class GraphQLExecutor:
                     replayed = await self._replay(tx, keyed, len(fields))
                     if replayed is not None:
                         return _encode(replayed, None, extensions)
-                context = Context(principal=principal, tx=tx, settings=self.settings, request_id=request_id)
+                context = Context(
+                    principal=principal,
+                    tx=tx,
+                    settings=self.settings,
+                    request_id=request_id,
+                    scope=self.access.scope(policy, principal, "read"),
+                    policy=policy,
+                )
                 result = await await_maybe(
                     execute(
                         self.graphql_schema,
@@ -156,6 +171,8 @@ class GraphQLExecutor:
                 assert isinstance(result, ExecutionResult)
                 if result.errors and not readonly:
                     raise _Rollback(result)
+                if not readonly:
+                    await self.access.before_commit(tx, prepared, operation)
                 for item in keyed:
                     assert result.data is not None
                     await idempotency.remember(tx, item.key, result.data[item.response_key])
@@ -165,12 +182,15 @@ class GraphQLExecutor:
             return _encode(None, format_errors(list(rollback.result.errors or ()), request_id), extensions)
         except AppError as error:
             return _encode(None, _app_errors(error, request_id), extensions)
+        if not readonly:
+            self.access.after_commit(principal.tenant_id, prepared, operation)
         errors = format_errors(list(result.errors), request_id) if result.errors else None
         return _encode(result.data, errors, extensions)
 
     async def _compiled(
         self,
         principal: Principal,
+        policy: TenantPolicy,
         prepared: PreparedDocument,
         operation: OperationDefinitionNode,
         request: OperationRequest,
@@ -182,8 +202,10 @@ class GraphQLExecutor:
         if isinstance(coerced, list):
             return None  # invalid variables: the executor reports them
         variables = coerced.coerced
-        scope = None  # record scopes (access control) join here
-        shape = ("plan", request.operation_name, variable_shape(variables), scope_key(scope, ()))
+        scope = self.access.scope(policy, principal, "read")
+        # The record filters go into the plan (text and bound values): plans are shared by
+        # callers with the same filters only.
+        shape = ("plan", request.operation_name, variable_shape(variables), scope.key)
         needs = prepared.memo.get((*shape, "needs"))
         if needs is None:
             needs = self.compiler.custom_field_needs(operation, prepared.fragments, variables)

@@ -12,7 +12,7 @@ import orjson
 from strawberry.http.ides import get_graphql_ide_html
 
 from backend.auth import Authenticator
-from backend.errors import AppError, BadInput, Unauthenticated
+from backend.errors import AppError, BadInput, RateLimited, Unauthenticated
 from schema.errors import app_error
 from schema.executor import GraphQLExecutor, OperationRequest
 
@@ -84,7 +84,7 @@ class GraphQLEndpoint:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError:
                 return _error(BadInput("the body is not valid JSON", field="body"), 400)
-            return await self._execute(headers, payload, allow_mutations=True)
+            return await self._execute(scope, headers, payload, allow_mutations=True)
         if method == "GET":
             params = {k: v[-1] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
             if "query" not in params:
@@ -97,10 +97,12 @@ class GraphQLEndpoint:
                     query["variables"] = orjson.loads(params["variables"])
                 except orjson.JSONDecodeError:
                     return _error(BadInput("variables are not valid JSON", field="variables"), 400)
-            return await self._execute(headers, query, allow_mutations=False)
+            return await self._execute(scope, headers, query, allow_mutations=False)
         return 405, b"", {"allow": "GET, POST"}
 
-    async def _execute(self, headers: dict[str, str], payload: object, *, allow_mutations: bool) -> _Answer:
+    async def _execute(
+        self, scope: Scope, headers: dict[str, str], payload: object, *, allow_mutations: bool
+    ) -> _Answer:
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
         try:
             batch = isinstance(payload, list)
@@ -108,9 +110,14 @@ class GraphQLEndpoint:
             if batch and not 1 <= len(items) <= self.max_batch:
                 raise BadInput(f"a batch holds 1 to {self.max_batch} operations", field="body")
             operations = [OperationRequest.from_payload(item) for item in items]
-            principal = await self.authenticator.authenticate(headers.get("authorization"))
+            client = scope.get("client")
+            principal = await self.authenticator.authenticate(
+                headers.get("authorization"), source=client[0] if client else None
+            )
         except Unauthenticated as exc:
             return _error(exc, 401, {"www-authenticate": "Bearer"})
+        except RateLimited as exc:
+            return _error(exc, 429, {"retry-after": str(exc.extensions.get("retryAfter", 1))})
         except AppError as exc:
             return _error(exc, 400)
         parts = [

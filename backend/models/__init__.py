@@ -1,6 +1,9 @@
 """Tortoise models, one module per domain; Tortoise loads every model listed here."""
 
+from backend.models.access import AccessBinding, AccessGrant, AccessRole, AccessScope, Effect, RecordScopeKind
 from backend.models.account import Account, LifecycleStage, Tier
+from backend.models.api_key import ApiKey, ApiKeySecret
+from backend.models.audit import AuditEntry
 from backend.models.contact import Contact
 from backend.models.custom_field import CustomFieldDefinition, CustomFieldKind
 from backend.models.feedback import Feedback, FeedbackKind, Sentiment
@@ -8,15 +11,24 @@ from backend.models.idempotency import IdempotencyKey, TenantCounter
 from backend.models.merge import Merge
 from backend.models.order import Order, OrderLine, OrderStatus, PaymentTerms
 from backend.models.product import Product
+from backend.models.team import Team
 from backend.models.tenant import Tenant
 from backend.models.ticket import Ticket, TicketChannel, TicketPriority, TicketStatus
 from backend.models.user import User
 
 __all__ = [
+    "AccessBinding",
+    "AccessGrant",
+    "AccessRole",
+    "AccessScope",
     "Account",
+    "ApiKey",
+    "ApiKeySecret",
+    "AuditEntry",
     "Contact",
     "CustomFieldDefinition",
     "CustomFieldKind",
+    "Effect",
     "Feedback",
     "FeedbackKind",
     "IdempotencyKey",
@@ -27,7 +39,9 @@ __all__ = [
     "OrderStatus",
     "PaymentTerms",
     "Product",
+    "RecordScopeKind",
     "Sentiment",
+    "Team",
     "Tenant",
     "TenantCounter",
     "Ticket",

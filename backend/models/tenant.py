@@ -11,6 +11,7 @@ class Tenant(Model):
     slug = fields.TextField()
     settings: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     version = fields.IntField(default=1)
+    policy_version = fields.IntField(default=0, description="Bumped by every access policy change.")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 
 from backend.models.base import TenantModel
+
+if TYPE_CHECKING:
+    from backend.models.team import Team
 
 
 class User(TenantModel):
@@ -11,6 +16,12 @@ class User(TenantModel):
     name = fields.TextField(default="")
     is_active = fields.BooleanField(default=True)
     last_login_at = fields.DatetimeField(null=True)
+    team: fields.ForeignKeyNullableRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="members", null=True, on_delete=fields.SET_NULL, db_constraint=False
+    )
+    roles_seeded = fields.BooleanField(
+        default=False, description="Role bindings were seeded from the first token's roles claim."
+    )
 
     class Meta:
         table = "users"

@@ -24,7 +24,21 @@ from tests import factories
 # Tables whose rows the factories' graph() creates (one per tenant), checked row by row below.
 GRAPH_TABLES = ["users", "accounts", "contacts", "products", "orders", "order_lines", "tickets", "feedback"]
 # Every tenant-owned table; each must have RLS enabled and forced.
-TENANT_TABLES = [*GRAPH_TABLES, "custom_field_definitions", "idempotency_keys", "tenant_counters", "merges"]
+TENANT_TABLES = [
+    *GRAPH_TABLES,
+    "custom_field_definitions",
+    "idempotency_keys",
+    "tenant_counters",
+    "merges",
+    "teams",
+    "api_keys",
+    "api_key_secrets",
+    "access_roles",
+    "access_grants",
+    "access_scopes",
+    "access_bindings",
+    "audit_log",
+]
 
 
 @pytest.fixture

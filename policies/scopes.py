@@ -1,0 +1,96 @@
+"""Record scopes: which rows of an entity a principal reaches, as a filter for the SQL builder.
+
+Per role, type and action a tenant sets `all` (the default), `own` or `team`:
+
+* `own`: the record's owner or assignee is the caller (accounts.owner_id, tickets.assignee_id;
+  contacts, orders and feedback through their account's owner, order lines through their
+  order's account, users: the caller);
+* `team`: that owner or assignee is in the caller's team (the caller alone when it has none).
+
+A principal's scope for (type, action) is the union over its roles that allow the action on
+something of the type; no such role means it reaches no row (`Nothing`). API keys own
+nothing, so `own`/`team` give a key no rows; jobs and the system act for the whole tenant.
+
+The filters are ANDed into the SQL of every read and write by backend.query (both read paths
+share its builder), so counts and pages are computed over the reachable rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+from backend.auth import Principal, subject_of
+from backend.context import ActorKind
+from backend.query.entities import Entity
+from backend.query.filters import Compare, Filter, Nothing, Op, Or, Related
+from policies.enforcer import TenantPolicy
+
+# The relation path from an entity to the user who owns it (empty: the entity is the user).
+OWNERSHIP: dict[str, tuple[str, ...]] = {
+    "User": (),
+    "Account": ("owner",),
+    "Ticket": ("assignee",),
+    "Contact": ("account", "owner"),
+    "Order": ("account", "owner"),
+    "Feedback": ("account", "owner"),
+    "OrderLine": ("order", "account", "owner"),
+}
+SCOPED_ACTIONS = ("read", "update", "delete", "export", "merge")
+
+
+def own_filter(entity: str, user_id: UUID) -> Filter:
+    path = OWNERSHIP.get(entity)
+    if path is None:
+        return Nothing()
+    if not path:
+        return Compare("id", Op.EQ, user_id)
+    return _along(path[:-1], Compare(f"{path[-1]}_id", Op.EQ, user_id))
+
+
+def team_filter(entity: str, user_id: UUID, team_id: UUID | None) -> Filter:
+    if team_id is None:
+        return own_filter(entity, user_id)
+    path = OWNERSHIP.get(entity)
+    if path is None:
+        return Nothing()
+    return _along(path, Compare("team_id", Op.EQ, team_id))
+
+
+def _along(path: tuple[str, ...], inner: Filter) -> Filter:
+    for relation in reversed(path):
+        inner = Related(relation, inner)
+    return inner
+
+
+def record_filter(policy: TenantPolicy, principal: Principal, entity: str, action: str) -> Filter | None:
+    """The rows of `entity` the principal reaches for `action`: a filter, or None for all rows."""
+    kind = principal.actor.kind
+    if kind not in (ActorKind.USER, ActorKind.API_KEY) or principal.actor.id is None:
+        return None
+    if entity not in policy.catalog.entities:
+        return None  # not an API type: access control does not govern it
+    roles = policy.roles_of(subject_of(kind, principal.actor.id))
+    kinds = policy.scope_kinds(roles, entity, action)
+    if kinds is None:
+        return Nothing()
+    if "all" in kinds:
+        return None
+    if kind is not ActorKind.USER:
+        return Nothing()
+    user_id = principal.actor.id
+    filters = [own_filter(entity, user_id) if k == "own" else team_filter(entity, user_id, principal.team_id)
+               for k in sorted(kinds)]  # fmt: skip
+    return filters[0] if len(filters) == 1 else Or(tuple(filters))
+
+
+def scope_for(policy: TenantPolicy, principal: Principal, action: str) -> Callable[[Entity], Filter | None]:
+    """`backend.query.sql.Scope` for one request: the principal's record filter per entity."""
+    found: dict[str, Filter | None] = {}
+
+    def scope(target: Entity) -> Filter | None:
+        if target.name not in found:
+            found[target.name] = record_filter(policy, principal, target.name, action)
+        return found[target.name]
+
+    return scope
