@@ -169,13 +169,21 @@ class JwksKeys:
     """Signing keys of an identity provider, fetched from its JWKS URL.
 
     Cached for `ttl`; a `kid` that is not in the cache triggers a refresh (key rotation at the
-    provider), but at most every `_JWKS_MIN_REFRESH` seconds, so tokens with made-up kids cannot
+    provider), but at most every `min_refresh` seconds, so tokens with made-up kids cannot
     turn Rapport into a request amplifier. Concurrent refreshes share one fetch.
     """
 
-    def __init__(self, url: str, *, ttl: float, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: float,
+        min_refresh: float = _JWKS_MIN_REFRESH,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self._url = url
         self._ttl = ttl
+        self._min_refresh = min_refresh
         self._client = client or httpx.AsyncClient(timeout=5.0)
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
@@ -189,16 +197,16 @@ class JwksKeys:
 
     async def _refresh(self, *, stale_before: float) -> None:
         async with self._lock:
-            if self._fetched_at >= stale_before or time.monotonic() - self._fetched_at < _JWKS_MIN_REFRESH:
+            if self._fetched_at >= stale_before or time.monotonic() - self._fetched_at < self._min_refresh:
                 return  # another request refreshed meanwhile, or we refreshed a moment ago
             try:
                 response = await self._client.get(self._url)
                 response.raise_for_status()
-                keys = _usable_keys(response.json())
+                keys = self.parse(response.json())
             except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as exc:
                 log.warning("cannot refresh the JWKS from %s: %s", self._url, exc)
                 # Keep the keys we have; retry no sooner than the minimum interval.
-                self._fetched_at = time.monotonic() - self._ttl + _JWKS_MIN_REFRESH
+                self._fetched_at = time.monotonic() - self._ttl + self._min_refresh
                 return
             self._keys = keys
             self._fetched_at = time.monotonic()
@@ -206,24 +214,25 @@ class JwksKeys:
     async def close(self) -> None:
         await self._client.aclose()
 
-
-def _usable_keys(document: Any) -> dict[str | None, jwt.PyJWK]:
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ValueError("not a JWKS document")
-    keys: dict[str | None, jwt.PyJWK] = {}
-    for entry in document["keys"]:
-        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
-            continue
-        try:
-            key = jwt.PyJWK.from_dict(entry)
-        except (jwt.PyJWKError, jwt.InvalidKeyError):
-            continue  # a key type or curve we do not accept
-        if key.algorithm_name in _JWKS_ALGORITHMS:
-            keys[entry.get("kid")] = key
-    if len(keys) == 1 and None not in keys:
-        # Tokens of a provider with a single key may omit `kid`.
-        keys[None] = next(iter(keys.values()))
-    return keys
+    @staticmethod
+    def parse(document: Any) -> dict[str | None, jwt.PyJWK]:
+        """The signing keys (RS256, ES256) of a JWKS document, by kid."""
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise ValueError("not a JWKS document")
+        keys: dict[str | None, jwt.PyJWK] = {}
+        for entry in document["keys"]:
+            if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+                continue
+            try:
+                key = jwt.PyJWK.from_dict(entry)
+            except (jwt.PyJWKError, jwt.InvalidKeyError):
+                continue  # a key type or curve we do not accept
+            if key.algorithm_name in _JWKS_ALGORITHMS:
+                keys[entry.get("kid")] = key
+        if len(keys) == 1 and None not in keys:
+            # Tokens of a provider with a single key may omit `kid`.
+            keys[None] = next(iter(keys.values()))
+        return keys
 
 
 class Authenticator:

@@ -34,8 +34,9 @@ _RETRY = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 class Listener:
-    def __init__(self, dsn: str | None) -> None:
+    def __init__(self, dsn: str | None, *, name: str = "rapport-listener") -> None:
         self._dsn = dsn
+        self._name = name
         self._handlers: dict[str, list[Callable[[str], None]]] = {}
         self._resets: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -44,9 +45,12 @@ class Listener:
         self._ready = asyncio.Event()
 
     def subscribe(self, channel: str, handler: Callable[[str], None]) -> None:
-        """Call `handler(payload)` for every notification on `channel` (subscribe before start)."""
-        if self._task is not None:
-            raise RuntimeError("subscribe before the listener starts")
+        """Call `handler(payload)` for every notification on `channel`.
+
+        A channel no one listened to before is only heard from the next (re)connect on: use
+        channels that are subscribed before `start` (the app subscribes all at construction)."""
+        if self._task is not None and channel not in self._handlers:
+            raise RuntimeError(f"channel {channel} must be subscribed before the listener starts")
         self._handlers.setdefault(channel, []).append(handler)
 
     def on_reset(self, callback: Callable[[], None]) -> None:
@@ -95,9 +99,7 @@ class Listener:
 
     async def _session(self) -> None:
         assert self._dsn is not None
-        conn = await asyncpg.connect(
-            **connect_kwargs(self._dsn), server_settings={"application_name": "rapport-listener"}
-        )
+        conn = await asyncpg.connect(**connect_kwargs(self._dsn), server_settings={"application_name": self._name})
         self._conn = conn
         for channel in self._handlers:
             await conn.add_listener(channel, self._dispatch)

@@ -71,6 +71,7 @@ class VariableUse:
     type: GraphQLInputType
     path: str
     default: Any
+    writes: bool = True  # False under `@requires`: only what it reads (filters, orderings) counts
 
 
 @dataclass(eq=False, slots=True)
@@ -114,19 +115,24 @@ def compile_plan(
             return frozenset({named.name})
         return frozenset(t.name for t in schema.get_possible_types(named))  # type: ignore[arg-type]
 
-    def arguments(node: FieldNode, field: GraphQLField, path: str) -> None:
+    def arguments(node: FieldNode, field: GraphQLField, path: str, *, writes: bool = True) -> None:
         for arg in node.arguments or ():
             definition = field.args.get(arg.name.value)
             if definition is not None:
-                walk_value(catalog, _literal(arg.value), definition.type, f"{path}({arg.name.value})", needs, uses)
+                value = _literal(arg.value)
+                walk_value(catalog, value, definition.type, f"{path}({arg.name.value})", needs, uses, writes=writes)
 
     def root_field(parent: GraphQLObjectType, node: FieldNode, field: GraphQLField, path: str) -> None:
         name = node.name.value
         declared = catalog.declared(field)
         target = catalog.mutation_target(name) if parent is schema.mutation_type and not declared else None
         if declared:
+            # The declared requirement is what calling the field needs; its inputs are the
+            # field's business (an admin's RoleCreateInput is not an entity write).
             needs.extend(Need(path, (obj,), action) for obj, action in declared)
-        elif parent is schema.mutation_type and target is None:
+            arguments(node, field, path, writes=False)
+            return
+        if parent is schema.mutation_type and target is None:
             needs.append(Need(path, (f"{parent.name}.{name}",), "update"))
         elif target is not None:
             entity, verb = target
@@ -184,10 +190,10 @@ def compile_plan(
                 walk(fragment.selection_set, spread, types & possible(spread), path)
 
     walk(operation.selection_set, root, possible(root), "")
-    unique = dict.fromkeys((u.name, u.type, u.path) for u in uses)
+    unique = dict.fromkeys((u.name, u.type, u.path, u.writes) for u in uses)
     return Plan(
         tuple(dict.fromkeys(needs)),
-        tuple(VariableUse(name, type_, path, defaults.get(name)) for name, type_, path in unique),
+        tuple(VariableUse(name, type_, path, defaults.get(name), writes) for name, type_, path, writes in unique),
     )
 
 
@@ -198,19 +204,22 @@ def walk_value(
     path: str,
     needs: list[Need],
     uses: list[VariableUse] | None,
+    *,
+    writes: bool = True,
 ) -> None:
-    """The fields an argument value sets, tests or sorts by. Variables met in a document
-    literal are recorded in `uses` (when they can name fields) and walked per request."""
+    """The fields an argument value sets, tests or sorts by (`writes`: sets count too).
+    Variables met in a document literal are recorded in `uses` (when they can name fields)
+    and walked per request."""
     if isinstance(value, _Var):
         if uses is not None and catalog.names_fields(type_):
-            uses.append(VariableUse(value.name, type_, path, None))
+            uses.append(VariableUse(value.name, type_, path, None, writes))
         return
     if value is None:
         return
     named = unwrap(type_)
     if isinstance(named, GraphQLList):
         for item in value if isinstance(value, list) else [value]:  # a single value coerces to a list
-            walk_value(catalog, item, named.of_type, path, needs, uses)
+            walk_value(catalog, item, named.of_type, path, needs, uses, writes=writes)
         return
     if isinstance(named, GraphQLEnumType):
         entity = catalog.order_fields.get(named.name)
@@ -225,16 +234,20 @@ def walk_value(
         if field is None:
             continue  # unknown input fields fail validation or variable coercion before execution
         here = f"{path}.{key}"
-        if meaning is None or (meaning.kind == "filter" and key in _COMBINATORS):
-            walk_value(catalog, item, field.type, here, needs, uses)
+        if (
+            meaning is None
+            or (meaning.kind == "filter" and key in _COMBINATORS)
+            or (meaning.kind == "input" and not writes)
+        ):
+            walk_value(catalog, item, field.type, here, needs, uses, writes=writes)
         elif meaning.kind == "order":
             if key == "field":
-                walk_value(catalog, item, field.type, here, needs, uses)
+                walk_value(catalog, item, field.type, here, needs, uses, writes=writes)
             elif key == "customField" and item is not None:
                 needs.append(Need(here, (f"{meaning.entity}.customFields",), "read"))
         elif not (meaning.kind == "filter" and item is None):
             needs.append(Need(here, (f"{meaning.entity}.{catalog.input_field(meaning.entity, key)}",), meaning.action))
-            walk_value(catalog, item, field.type, here, needs, uses)
+            walk_value(catalog, item, field.type, here, needs, uses, writes=writes)
 
 
 def _literal(node: ValueNode) -> Any:
@@ -264,7 +277,7 @@ def check(policy: TenantPolicy, roles: frozenset[str], plan: Plan, variables: Ma
     needs: list[Need] = []
     for use in plan.variables:
         value = variables.get(use.name, use.default)
-        walk_value(policy.catalog, value, use.type, use.path, needs, None)
+        walk_value(policy.catalog, value, use.type, use.path, needs, None, writes=use.writes)
     dynamic = _denials(policy, roles, needs)
     return tuple(sorted({*static, *dynamic})) if dynamic else static
 
