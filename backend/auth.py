@@ -235,72 +235,18 @@ class JwksKeys:
         return keys
 
 
-class Authenticator:
-    def __init__(self, settings: Settings, *, roles: RoleDirectory, listener: Listener) -> None:
+class TokenVerifier:
+    """Checks people's JWTs: the shared secret (HS256) in development, or the identity
+    provider's keys (RS256/ES256 from RAPPORT_JWT_JWKS_URL); issuer, audience, expiry."""
+
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._roles = roles
-        self._listener = listener
-        self._claims: _TTLCache[str, Claims] = _TTLCache(_TOKEN_CACHE_SIZE)
-        self._users: _TTLCache[tuple[UUID, str], _UserRef] = _TTLCache(_TOKEN_CACHE_SIZE)
-        self._keys: _TTLCache[str, api_keys.Credential] = _TTLCache(_TOKEN_CACHE_SIZE)
-        self._generation = 0  # bumped by every invalidation: a lookup racing one is not cached
-        self._touched: dict[UUID, float] = {}
-        self._background: set[asyncio.Task[None]] = set()
-        self._failures = FailureLimiter(settings.auth_failure_limit)
         self._jwks = (
             JwksKeys(settings.jwt_jwks_url, ttl=settings.jwt_jwks_cache_seconds) if settings.jwt_jwks_url else None
         )
-        listener.subscribe(ACCESS_CHANNEL, self._on_notification)
-        listener.on_reset(self._forget_all)
 
-    async def authenticate(self, authorization: str | None, *, source: str | None = None) -> Principal:
-        """The principal behind an Authorization header; `source` (client address) is rate-limited."""
-        now = time.time()
-        if source is not None:
-            wait = self._failures.retry_after(source, now)
-            if wait > 0:
-                raise RateLimited("too many failed authentications: retry later", retryAfter=int(wait) + 1)
-        try:
-            token = _bearer(authorization)
-            if api_keys.looks_like_key(token):
-                return await self._api_key(token, now)
-            return await self._person(token, now)
-        except Unauthenticated:
-            if source is not None:
-                self._failures.failed(source, now)
-            raise
-
-    async def close(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        if self._jwks is not None:
-            await self._jwks.close()
-
-    # -- people ----------------------------------------------------------------------------
-
-    async def _person(self, token: str, now: float) -> Principal:
-        claims = self._claims.get(token, now)
-        if claims is None:
-            claims = await self._verify(token)
-            self._claims.put(token, claims, claims.expires_at, now)
-        cache_key = (claims.tenant_id, claims.subject)
-        user = self._users.get(cache_key, now, self._listener.max_age(_USER_CACHE_TTL))
-        if user is None:
-            generation = self._generation
-            user = await self._resolve_user(claims)
-            if generation == self._generation:
-                self._users.put(cache_key, user, now + _USER_CACHE_TTL, now)
-        subject = subject_of(ActorKind.USER, user.id)
-        roles = await self._roles.roles_of(claims.tenant_id, subject)
-        return Principal(
-            tenant_id=claims.tenant_id,
-            actor=Actor(ActorKind.USER, user.id, roles),
-            subject=claims.subject,
-            expires_at=claims.expires_at,
-            team_id=user.team_id,
-        )
-
-    async def _verify(self, token: str) -> Claims:
+    async def verify(self, token: str) -> Claims:
+        """The claims of a valid token; Unauthenticated otherwise."""
         settings = self._settings
         try:
             if self._jwks is None:
@@ -340,6 +286,73 @@ class Authenticator:
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Unauthenticated() from exc
+
+    async def close(self) -> None:
+        if self._jwks is not None:
+            await self._jwks.close()
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, *, roles: RoleDirectory, listener: Listener) -> None:
+        self._settings = settings
+        self._roles = roles
+        self._listener = listener
+        self._claims: _TTLCache[str, Claims] = _TTLCache(_TOKEN_CACHE_SIZE)
+        self._users: _TTLCache[tuple[UUID, str], _UserRef] = _TTLCache(_TOKEN_CACHE_SIZE)
+        self._keys: _TTLCache[str, api_keys.Credential] = _TTLCache(_TOKEN_CACHE_SIZE)
+        self._generation = 0  # bumped by every invalidation: a lookup racing one is not cached
+        self._touched: dict[UUID, float] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._failures = FailureLimiter(settings.auth_failure_limit)
+        self._tokens = TokenVerifier(settings)
+        listener.subscribe(ACCESS_CHANNEL, self._on_notification)
+        listener.on_reset(self._forget_all)
+
+    async def authenticate(self, authorization: str | None, *, source: str | None = None) -> Principal:
+        """The principal behind an Authorization header; `source` (client address) is rate-limited."""
+        now = time.time()
+        if source is not None:
+            wait = self._failures.retry_after(source, now)
+            if wait > 0:
+                raise RateLimited("too many failed authentications: retry later", retryAfter=int(wait) + 1)
+        try:
+            token = _bearer(authorization)
+            if api_keys.looks_like_key(token):
+                return await self._api_key(token, now)
+            return await self._person(token, now)
+        except Unauthenticated:
+            if source is not None:
+                self._failures.failed(source, now)
+            raise
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await self._tokens.close()
+
+    # -- people ----------------------------------------------------------------------------
+
+    async def _person(self, token: str, now: float) -> Principal:
+        claims = self._claims.get(token, now)
+        if claims is None:
+            claims = await self._tokens.verify(token)
+            self._claims.put(token, claims, claims.expires_at, now)
+        cache_key = (claims.tenant_id, claims.subject)
+        user = self._users.get(cache_key, now, self._listener.max_age(_USER_CACHE_TTL))
+        if user is None:
+            generation = self._generation
+            user = await self._resolve_user(claims)
+            if generation == self._generation:
+                self._users.put(cache_key, user, now + _USER_CACHE_TTL, now)
+        subject = subject_of(ActorKind.USER, user.id)
+        roles = await self._roles.roles_of(claims.tenant_id, subject)
+        return Principal(
+            tenant_id=claims.tenant_id,
+            actor=Actor(ActorKind.USER, user.id, roles),
+            subject=claims.subject,
+            expires_at=claims.expires_at,
+            team_id=user.team_id,
+        )
 
     async def _resolve_user(self, claims: Claims) -> _UserRef:
         async with tenant_transaction(claims.tenant_id) as tx:

@@ -103,6 +103,13 @@ class AccessControl:
 
     # -- the field check --------------------------------------------------------------------
 
+    def _plan(self, prepared: Prepared, operation: OperationDefinitionNode) -> field_check.Plan:
+        key = ("access-plan", operation.name.value if operation.name else None)
+        plan: field_check.Plan | None = prepared.memo.get(key)
+        if plan is None:
+            plan = prepared.memo[key] = field_check.compile_plan(self.catalog, operation, prepared.fragments)
+        return plan
+
     async def check(
         self,
         principal: Principal,
@@ -114,10 +121,7 @@ class AccessControl:
         or sorts by anything the principal may not; runs before any SQL of the operation.
         Returns the policy snapshot the decision was made with."""
         policy = await self.policy(principal.tenant_id)
-        key = ("access-plan", operation.name.value if operation.name else None)
-        plan: field_check.Plan | None = prepared.memo.get(key)
-        if plan is None:
-            plan = prepared.memo[key] = field_check.compile_plan(self.catalog, operation, prepared.fragments)
+        plan = self._plan(prepared, operation)
         actor = principal.actor
         roles = (
             policy.roles_of(subject_of(actor.kind, actor.id))
@@ -130,6 +134,14 @@ class AccessControl:
             more = f" and {len(denied) - _SHOWN} more" if len(denied) > _SHOWN else ""
             raise Forbidden(f"not allowed: {shown}{more}", denied=[d.as_dict() for d in denied])
         return policy
+
+    async def before_commit(self, tx: TenantContext, prepared: Prepared, operation: OperationDefinitionNode) -> None:
+        """A mutation's last word: refuse (CONFLICT) to commit when it deactivated or deleted the
+        last active user able to manage access policies, whichever service did it. Policy
+        changes check this themselves (policies/admin.py); users are the other way to lose it."""
+        mutates = self._plan(prepared, operation).mutates
+        if mutates & {"User", "*"} and await tx.fetchval("SELECT current_setting('app.users_changed', true) = 'on'"):
+            await admin.check_not_locked_out(tx, self.catalog)
 
     # -- record scopes ----------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ import re
 from collections.abc import Iterable
 from uuid import UUID
 
-import asyncpg
 from uuid_utils.compat import uuid7
 
 from backend.audit import service as audit
@@ -102,7 +101,8 @@ def _rank(kinds: frozenset[str] | None) -> int:
     return max((SCOPE_RANK[k] for k in kinds), default=-1) if kinds else -1
 
 
-async def _check_not_locked_out(tx: TenantContext, catalog: Catalog) -> None:
+async def check_not_locked_out(tx: TenantContext, catalog: Catalog) -> None:
+    """Refuse (CONFLICT) a change that leaves no active user able to manage policies."""
     after = await reload(tx, catalog)
     users = {UUID(b.subject.partition(":")[2]) for b in after.rows.bindings if b.subject.startswith("user:")}
     active = await tx.fetch(
@@ -180,7 +180,7 @@ async def delete_role(tx: TenantContext, catalog: Catalog, *, name: str) -> None
     require(tx, policy, POLICY_OBJECT, POLICY_ACTION)
     role = _role(policy, name, "name")
     await tx.execute("DELETE FROM access_roles WHERE tenant_id = $1 AND id = $2", tx.tenant_id, role.id)
-    await _check_not_locked_out(tx, catalog)
+    await check_not_locked_out(tx, catalog)
     await audit.record(tx, "policy.role_delete", "access_roles", role.id, before={"name": name})
 
 
@@ -207,7 +207,7 @@ async def set_rule(tx: TenantContext, catalog: Catalog, *, role: str, obj: str, 
         action,
         name,
     )
-    await _check_not_locked_out(tx, catalog)
+    await check_not_locked_out(tx, catalog)
     rule = {"role": role, "object": obj, "action": action}
     await audit.record(tx, f"policy.{name}", "access_grants", None,
                        before={**rule, "effect": previous.effect} if previous else None,
@@ -230,7 +230,7 @@ async def remove_rule(tx: TenantContext, catalog: Catalog, *, role: str, obj: st
         obj,
         action,
     )
-    await _check_not_locked_out(tx, catalog)
+    await check_not_locked_out(tx, catalog)
     await audit.record(tx, "policy.remove", "access_grants", None,
                        before={"role": role, "object": obj, "action": action, "effect": rule.effect})  # fmt: skip
 
@@ -276,7 +276,7 @@ async def set_scope(tx: TenantContext, catalog: Catalog, *, role: str, entity: s
             action,
             scope,
         )
-    await _check_not_locked_out(tx, catalog)
+    await check_not_locked_out(tx, catalog)
     where = {"role": role, "type": entity, "action": action}
     await audit.record(tx, "policy.scope", "access_scopes", None, before={**where, "scope": previous},
                        after={**where, "scope": scope})  # fmt: skip
@@ -317,6 +317,7 @@ async def _bind(
     targets = [_role(policy, name, f"roles.{i}" if len(roles) > 1 else "role") for i, name in enumerate(roles)]
     _refuse_missing([m for target in targets for m in _role_surplus(policy, actor, target.name)])
     column = "user_id" if kind is ActorKind.USER else "api_key_id"
+    await _take_over(tx, kind, subject_id)
     await tx.execute(
         f"INSERT INTO access_bindings (tenant_id, id, role_id, {column}) "
         "SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[]) "
@@ -335,6 +336,7 @@ async def unbind(tx: TenantContext, catalog: Catalog, *, role: str, kind: ActorK
     require(tx, policy, POLICY_OBJECT, POLICY_ACTION)
     target = _role(policy, role)
     column = "user_id" if kind is ActorKind.USER else "api_key_id"
+    await _take_over(tx, kind, subject_id)
     status = await tx.execute(
         f"DELETE FROM access_bindings WHERE tenant_id = $1 AND role_id = $2 AND {column} = $3",
         tx.tenant_id,
@@ -343,9 +345,19 @@ async def unbind(tx: TenantContext, catalog: Catalog, *, role: str, kind: ActorK
     )
     if status == "DELETE 0":
         raise NotFound(f"the subject does not hold the role '{role}'", field="subject")
-    await _check_not_locked_out(tx, catalog)
+    await check_not_locked_out(tx, catalog)
     await audit.record(tx, "policy.unbind", "access_bindings", subject_id,
                        before={"subject": subject_of(kind, subject_id), "roles": [role]})  # fmt: skip
+
+
+async def _take_over(tx: TenantContext, kind: ActorKind, subject_id: UUID) -> None:
+    """Once an admin sets a user's roles, the token's roles claim never seeds them again."""
+    if kind is ActorKind.USER:
+        await tx.execute(
+            "UPDATE users SET roles_seeded = true WHERE tenant_id = $1 AND id = $2 AND NOT roles_seeded",
+            tx.tenant_id,
+            subject_id,
+        )
 
 
 async def seed_user_roles(tx: TenantContext, user_id: UUID, roles: frozenset[str]) -> None:
@@ -370,61 +382,3 @@ async def seed_user_roles(tx: TenantContext, user_id: UUID, roles: frozenset[str
             user_id,
             sorted(roles),
         )
-
-
-# -- users --------------------------------------------------------------------------------------
-
-
-async def create_user(
-    tx: TenantContext,
-    catalog: Catalog,
-    *,
-    external_id: str,
-    email: str,
-    name: str,
-    roles: list[str],
-    team_id: UUID | None,
-) -> UUID:
-    """Provision a user before their first sign-in, with their roles (admins only)."""
-    policy = await current(tx, catalog)
-    actor = require(tx, policy, POLICY_OBJECT, POLICY_ACTION)
-    errors = []
-    if not 1 <= len(external_id) <= 255:
-        errors.append(FieldError("externalId", "the identity provider's subject has 1 to 255 characters"))
-    if not 3 <= len(email) <= 320 or "@" not in email:
-        errors.append(FieldError("email", "not an email address"))
-    if len(name) > 200:
-        errors.append(FieldError("name", "a name has at most 200 characters"))
-    if errors:
-        raise BadInput(errors)
-    user_id = uuid7()
-    try:
-        await tx.execute(
-            "INSERT INTO users (tenant_id, id, external_id, email, name, team_id, roles_seeded) "
-            "VALUES ($1, $2, $3, $4, $5, $6, true)",
-            tx.tenant_id,
-            user_id,
-            external_id,
-            email,
-            name,
-            team_id,
-        )
-    except asyncpg.UniqueViolationError:
-        raise Conflict("a user with this subject or email exists already", field="email") from None
-    except asyncpg.ForeignKeyViolationError:
-        raise NotFound("no such team", field="teamId") from None
-    if roles:
-        await _bind(tx, policy, actor, roles, ActorKind.USER, user_id)
-    return user_id
-
-
-async def set_user_active(tx: TenantContext, catalog: Catalog, *, user_id: UUID, active: bool) -> None:
-    policy = await current(tx, catalog)
-    require(tx, policy, "User.isActive", "update")
-    status = await tx.execute(
-        "UPDATE users SET is_active = $3 WHERE tenant_id = $1 AND id = $2", tx.tenant_id, user_id, active
-    )
-    if status == "UPDATE 0":
-        raise NotFound("no such user", field="id")
-    if not active:
-        await _check_not_locked_out(tx, catalog)

@@ -46,6 +46,7 @@ ACTIONS = FIELD_ACTIONS + TYPE_ACTIONS
 _VERBS = {"Create": "create", "Update": "update", "Delete": "delete", "Merge": "merge", "Export": "export"}
 _NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _FIELD = re.compile(r"^[a-z][A-Za-z0-9]*$")
+_VERB = re.compile(r"^([a-z][A-Za-z0-9]*?)([A-Z][a-z0-9]*)$")
 
 
 @strawberry.schema_directive(
@@ -200,18 +201,21 @@ class Catalog:
     # -- root fields -----------------------------------------------------------------------
 
     def mutation_target(self, field_name: str) -> tuple[str, str] | None:
-        """(entity, verb) of a mutation named `<type><Verb>` or `<types><Verb>`."""
-        best: tuple[int, str, str] | None = None
+        """(entity, verb) of a mutation named `<type><Verb>` or `<types><Verb>`: the verb is the
+        last word, the type the longest entity name the rest starts with (so irregular plurals
+        such as `feedbackEntriesDelete` or `orderLinesCreate` resolve too)."""
+        match = _VERB.match(field_name)
+        if match is None:
+            return None
+        stem, verb = match.groups()
+        best: str | None = None
         for entity in self.entities:
             lower = entity[0].lower() + entity[1:]
-            prefixes = {lower, lower + "s", lower + "es"}
-            if lower.endswith("y"):
-                prefixes.add(lower[:-1] + "ies")
-            for prefix in prefixes:
-                rest = field_name[len(prefix) :]
-                if field_name.startswith(prefix) and rest[:1].isupper() and (best is None or len(prefix) > best[0]):
-                    best = (len(prefix), entity, rest)
-        return None if best is None else (best[1], best[2])
+            rest = stem[len(lower) :]
+            fits = stem.startswith(lower) and (not rest or rest[0].isupper() or rest in ("s", "es"))
+            if fits and (best is None or len(entity) > len(best)):
+                best = entity
+        return None if best is None else (best, verb)
 
     @staticmethod
     def verb_action(verb: str) -> str:

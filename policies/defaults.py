@@ -39,8 +39,8 @@ SUPPORT_RECORDS = ("Ticket", "Feedback", "Contact")
 SUPPORT_READS = ("Account", "Order", "OrderLine", "Product")
 PERSONAL_DATA = ("Contact.firstName", "Contact.lastName", "Contact.email", "Contact.phone")
 ORDER_AMOUNTS = ("Order.total", "OrderLine.unitPrice", "OrderLine.amount")
-# Who is who: every role may read the tenant, teams and colleagues' names.
-DIRECTORY = ("Tenant.*", "Team.*", "User.id", "User.name", "User.email", "User.isActive")
+# Who is who: every role may read teams and colleagues' names.
+DIRECTORY = ("Team.*", "User.id", "User.name", "User.email", "User.isActive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ DEFAULT_ROLES = (
         "manager",
         "The whole customer graph, the user directory and teams.",
         _allow(_types(CUSTOMER_GRAPH), "read", "create", "update", "delete", "export", "merge")
-        + _allow(("Tenant.*", "Team.*", "User.*"), "read"),
+        + _allow(("Team.*", "User.*"), "read"),
     ),
     DefaultRole(
         "sales",
@@ -93,8 +93,7 @@ DEFAULT_ROLES = (
     DefaultRole(
         "integrator",
         "For API keys of integrations: reads, creates and updates the customer graph.",
-        _allow(_types(CUSTOMER_GRAPH), "read", "create", "update")
-        + _allow(("Tenant.*", "User.id", "User.name"), "read"),
+        _allow(_types(CUSTOMER_GRAPH), "read", "create", "update") + _allow(("User.id", "User.name"), "read"),
     ),
 )
 

@@ -53,7 +53,8 @@ from graphql.language import ValueNode
 from policies.catalog import TYPE_ACTIONS, Catalog, unwrap
 from policies.enforcer import TenantPolicy
 
-_IDENTIFYING_ARGS = frozenset({"id", "ids"})
+# Arguments that say which record (and which version of it), not what to change.
+_META_ARGS = frozenset({"id", "ids", "version"})
 _COMBINATORS = frozenset({"and", "or", "not"})
 
 
@@ -80,6 +81,8 @@ class Plan:
 
     needs: tuple[Need, ...]
     variables: tuple[VariableUse, ...]
+    # Types the operation's mutations act on ("*": a mutation of no known type).
+    mutates: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -105,6 +108,7 @@ def compile_plan(
     assert root is not None
     needs: list[Need] = []
     uses: list[VariableUse] = []
+    mutates: set[str] = set()
     defaults = {
         d.variable.name.value: _literal(d.default_value) if d.default_value is not None else None
         for d in operation.variable_definitions or ()
@@ -126,6 +130,9 @@ def compile_plan(
         name = node.name.value
         declared = catalog.declared(field)
         target = catalog.mutation_target(name) if parent is schema.mutation_type and not declared else None
+        if parent is schema.mutation_type:
+            types = {obj.partition(".")[0] for obj, _ in declared} or {target[0] if target else "*"}
+            mutates.update(types)
         if declared:
             # The declared requirement is what calling the field needs; its inputs are the
             # field's business (an admin's RoleCreateInput is not an entity write).
@@ -140,13 +147,13 @@ def compile_plan(
             if action in TYPE_ACTIONS:
                 needs.append(Need(path, (f"{entity}.*",), action))
             else:
-                # Field by field: the entity inputs it is given, and scalar arguments named like
-                # fields (`ticketAssign(id:, assigneeId:)`); a bare call needs the whole type.
+                # Field by field: the entity inputs it is given, and for other verbs the arguments
+                # named like fields (`ticketAssign(id:, assigneeId:)`); a bare call needs the type.
                 before = len(needs) + len(uses)
                 arguments(node, field, path)
-                for arg in node.arguments or ():
+                for arg in node.arguments or () if verb not in ("Create", "Update") else ():
                     field_name = catalog.input_field(entity, arg.name.value)
-                    if arg.name.value not in _IDENTIFYING_ARGS and field_name in catalog.fields(entity):
+                    if arg.name.value not in _META_ARGS and field_name in catalog.fields(entity):
                         needs.append(Need(f"{path}({arg.name.value})", (f"{entity}.{field_name}",), action))
                 if len(needs) + len(uses) == before:
                     needs.append(Need(path, (f"{entity}.*",), action))
@@ -194,6 +201,7 @@ def compile_plan(
     return Plan(
         tuple(dict.fromkeys(needs)),
         tuple(VariableUse(name, type_, path, defaults.get(name), writes) for name, type_, path, writes in unique),
+        frozenset(mutates),
     )
 
 

@@ -7,6 +7,8 @@
 --
 -- Changes that affect who a user is (deactivation, team) are announced on the channel
 -- rapport_access, so every process drops what it cached about that user within a second.
+-- Deactivating or deleting a user also marks the transaction (app.users_changed): before it
+-- commits, the API checks that some active user can still manage access policies.
 
 CREATE TABLE teams (
     tenant_id   uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -42,6 +44,9 @@ CREATE FUNCTION notify_user_changed() RETURNS trigger
     AS $$
 BEGIN
     PERFORM pg_notify('rapport_access', 'user:' || OLD.tenant_id || ':' || OLD.id);
+    IF TG_OP = 'DELETE' OR OLD.is_active AND NOT NEW.is_active THEN
+        PERFORM set_config('app.users_changed', 'on', true);
+    END IF;
     RETURN NULL;
 END
 $$;

@@ -1,26 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated
-from uuid import UUID
-
 import strawberry
 
-from backend.errors import NotFound
-from backend.query import reads
-from backend.query.entities import entity
 from policies import admin
 from policies.catalog import Requires
 from policies.enforcer import Effect, TenantPolicy
-from schema.access.inputs import RoleCreateInput, UserCreateInput
+from schema.access.inputs import RoleCreateInput
 from schema.access.queries import resolve_subject
 from schema.access.types import RecordScope, Role, role_node
 from schema.context import Context
-from schema.fields import build
-from schema.relay import from_global_id
-from schema.users.types import User
 
 MANAGE_POLICIES = Requires(object="Role.*", action="manage_policies")
-UserNode = Annotated[User, strawberry.lazy("schema.users.types")]
 
 
 def _parts(info: strawberry.Info) -> tuple[Context, TenantPolicy]:
@@ -32,14 +22,6 @@ def _parts(info: strawberry.Info) -> tuple[Context, TenantPolicy]:
 async def _role(context: Context, policy: TenantPolicy, name: str) -> Role:
     """The role as this transaction left it (the request's snapshot predates the change)."""
     return role_node(await admin.reload(context.tx, policy.catalog), name)
-
-
-async def _user(context: Context, user_id: UUID) -> User:
-    rows = await reads.by_ids(context.tx, entity("User"), [user_id], scope=context.scope)
-    if user_id not in rows:
-        raise NotFound("no such user", field="id")
-    node: User = build("User", rows[user_id])
-    return node
 
 
 @strawberry.type
@@ -113,25 +95,3 @@ class Mutation:
         kind, pk = await resolve_subject(context, subject)
         await admin.unbind(context.tx, policy.catalog, role=role, kind=kind, subject_id=pk)
         return await _role(context, policy, role)
-
-    @strawberry.mutation(
-        directives=[MANAGE_POLICIES], description="Provision a user before their first sign-in, with roles and team."
-    )
-    async def user_create(self, info: strawberry.Info, input: UserCreateInput) -> UserNode:
-        context, policy = _parts(info)
-        team = from_global_id(input.team_id, expected="Team", field="teamId")[1] if input.team_id else None
-        user_id = await admin.create_user(
-            context.tx, policy.catalog, external_id=input.external_id, email=input.email, name=input.name,
-            roles=sorted(set(input.roles)), team_id=team,
-        )  # fmt: skip
-        return await _user(context, user_id)
-
-    @strawberry.mutation(
-        directives=[Requires(object="User.isActive", action="update")],
-        description="Activate or deactivate a user; a deactivated user is refused within a second.",
-    )
-    async def user_set_active(self, info: strawberry.Info, id: strawberry.ID, active: bool) -> UserNode:
-        context, policy = _parts(info)
-        _, user_id = from_global_id(id, expected="User")
-        await admin.set_user_active(context.tx, policy.catalog, user_id=user_id, active=active)
-        return await _user(context, user_id)

@@ -77,9 +77,9 @@ async def test_acceptance_a_role_that_sees_accounts_but_not_the_hidden_fields(ap
         await ok(api, tenant, deny, {"o": f"Account.{field}"})
     # ... binds a user and an API key to it ...
     created = await ok(
-        api, tenant, 'mutation { userCreate(input: {externalId: "bob", email: "b@example.com"}) { id } }'
+        api, tenant, 'mutation { userCreate(input: {externalId: "bob", email: "b@example.com"}) { user { id } } }'
     )
-    bob = created["userCreate"]["id"]
+    bob = created["userCreate"]["user"]["id"]
     await ok(api, tenant, 'mutation ($s: ID!) { roleBind(role: "account-reader", subject: $s) { name } }', {"s": bob})
     key = await ok(
         api,
@@ -192,7 +192,8 @@ async def test_the_last_administrator_cannot_be_removed(api: Api, tenant: Tenant
         'roleDelete(name: "admin")',
         'policyDeny(role: "admin", object: "Role.*", action: "manage_policies") { name }',
         'policyRevoke(role: "admin", object: "*", action: "*") { name }',
-        f'userSetActive(id: "{alice}", active: false) {{ email }}',
+        f'userUpdate(id: "{alice}", input: {{isActive: false}}) {{ user {{ email }} }}',
+        f'userDelete(id: "{alice}") {{ deletedId }}',
     ]:
         failure = await error(api, tenant, f"mutation {{ {mutation} }}")
         assert failure["extensions"]["code"] == "CONFLICT", mutation
@@ -270,7 +271,7 @@ async def test_admin_ids_of_another_tenant_read_as_not_found(api: Api, tenant: T
         f'roleBind(role: "viewer", subject: "{their_key}") {{ name }}',
         f'apiKeyRevoke(id: "{their_key}") {{ name }}',
         f'apiKeyRotate(id: "{their_key}") {{ secret }}',
-        f'userSetActive(id: "{theirs}", active: false) {{ email }}',
+        f'userUpdate(id: "{theirs}", input: {{isActive: false}}) {{ user {{ email }} }}',
     ]:
         failure = await error(api, tenant, f"mutation {{ {mutation} }}")
         assert failure["extensions"]["code"] == "NOT_FOUND", mutation

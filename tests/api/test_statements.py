@@ -6,11 +6,10 @@ from typing import Any
 
 import orjson
 
-from backend.auth import Authenticator
+from backend.app import wire
 from backend.db import tenant_transaction
 from backend.models import Tenant
-from schema import schema
-from schema.executor import GraphQLExecutor, OperationRequest
+from schema.executor import OperationRequest
 from tenants.provisioning import provision_tenant
 from tests import factories
 from tests.conftest import Api
@@ -34,10 +33,10 @@ NESTED = """{
 
 
 async def _statements(api: Api, tenant: Tenant, *, compiled: bool) -> tuple[int, Any]:
-    executor = GraphQLExecutor(schema, api.settings)
-    principal = await Authenticator(api.settings).authenticate(f"Bearer {api.token(tenant)}")
+    services = wire(api.settings)
+    principal = await services.authenticator.authenticate(f"Bearer {api.token(tenant)}")
     body = orjson.loads(
-        await executor.run(principal, OperationRequest(NESTED, {}, None), request_id="t", compiled=compiled)
+        await services.executor.run(principal, OperationRequest(NESTED, {}, None), request_id="t", compiled=compiled)
     )
     assert "errors" not in body, body
     assert body["extensions"]["plan"]["path"] == ("compiled" if compiled else "executor")

@@ -150,14 +150,14 @@ async def test_refused_tokens(idp: IdentityProvider, settings: Settings, listene
 
 
 async def test_unknown_kid_refreshes_the_keys_at_most_every_few_seconds(idp: IdentityProvider) -> None:
-    keys = JwksKeys(idp.url, ttl=600, min_refresh=0.3)
+    keys = JwksKeys(idp.url, ttl=600, min_refresh=1.0)
     try:
         assert await keys.key("r1") is not None and idp.fetches == 1
         idp.add("r2", rsa.generate_private_key(public_exponent=65537, key_size=2048), publish=False)
         assert await keys.key("r2") is None  # not published yet; and this refresh is rate-limited
         assert idp.fetches == 1
         idp.published.append("r2")  # the provider rotates
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(1.05)
         assert await keys.key("r2") is not None and idp.fetches == 2
         assert await asyncio.gather(*(keys.key(f"made-up-{i}") for i in range(20))) == [None] * 20
         assert idp.fetches <= 3  # made-up kids cannot make us hammer the provider
@@ -181,16 +181,18 @@ async def test_http_answers_unauthenticated_then_rate_limited(api: Api, tenant: 
     async with client_from(api, "127.0.0.9") as client:
         codes = [
             (
-                await client.post("/graphql", json={"query": "{ __typename }"}, headers={"Authorization": "Bearer x"})
+                await client.post(
+                    "/graphql", json={"query": "{ viewer { roles } }"}, headers={"Authorization": "Bearer x"}
+                )
             ).status_code
             for _ in range(api.settings.auth_failure_limit)
         ]
         assert set(codes) == {401}
         headers = {"Authorization": f"Bearer {api.token(tenant)}"}
-        limited = await client.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+        limited = await client.post("/graphql", json={"query": "{ viewer { roles } }"}, headers=headers)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     assert limited.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-    other = await api.client.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+    other = await api.client.post("/graphql", json={"query": "{ viewer { roles } }"}, headers=headers)
     assert other.status_code == 200
 
 
@@ -199,13 +201,15 @@ async def test_a_deactivated_user_is_refused_within_a_second(api: Api, tenant: T
     await api.graphql(tenant, "{ viewer { roles } }", subject="ed", roles=("viewer",))
     users = await api.graphql(tenant, '{ users(filter: {email: {eq: "ed@example.com"}}) { nodes { id } } }')
     ed = users["data"]["users"]["nodes"][0]["id"]
-    body = await api.graphql(tenant, 'mutation ($id: ID!) { userSetActive(id: $id, active: false) { isActive } }',
-                             {"id": ed})  # fmt: skip
-    assert body["data"] == {"userSetActive": {"isActive": False}}
+    body = await api.graphql(tenant, "mutation ($id: ID!) { userUpdate(id: $id, input: {isActive: false}) "
+                             "{ user { isActive } } }", {"id": ed})  # fmt: skip
+    assert body["data"] == {"userUpdate": {"user": {"isActive": False}}}
     start = time.monotonic()
     async with client_from(api, "127.0.0.4") as client:
         headers = {"Authorization": f"Bearer {api.token(tenant, subject='ed', roles=('viewer',))}"}
-        while (await client.post("/graphql", json={"query": "{ __typename }"}, headers=headers)).status_code != 401:
+        while (
+            await client.post("/graphql", json={"query": "{ viewer { roles } }"}, headers=headers)
+        ).status_code != 401:
             assert time.monotonic() - start < 1.0
             await asyncio.sleep(0.02)
 

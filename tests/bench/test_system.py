@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 from graphql import parse, validate
 
-from backend.auth import Authenticator
+from backend.auth import TokenVerifier
 from backend.errors import Unauthenticated
 from backend.settings import load_settings
 from schema import schema
@@ -43,20 +43,19 @@ def system() -> ModuleType:
         del sys.path[:2]
 
 
-def test_tokens_authenticate_with_the_server_settings(system: ModuleType) -> None:
+async def test_tokens_authenticate_with_the_server_settings(system: ModuleType) -> None:
     env = system.command(8900, 1, {"APP_DSN": "postgresql://bench_app@127.0.0.1:5432/bench_crm", "POOL_SIZE": "10"})[
         "env"
     ]
     settings = load_settings(**{k.removeprefix("RAPPORT_").lower(): v for k, v in env.items()})
     assert settings.database_url == "postgresql://rapport_app@127.0.0.1:5432/rapport_bench"
-    authenticator = Authenticator(settings)
-    claims = authenticator._verify(system.headers(7)["Authorization"].removeprefix("Bearer "))
+    claims = await TokenVerifier(settings).verify(system.headers(7)["Authorization"].removeprefix("Bearer "))
     assert claims.tenant_id == uuid.UUID(int=7)
     assert claims.subject == "bench-admin"
     assert claims.roles == frozenset({"admin"})
     # Signed with the bench's own secret, not the dev default: a dev server refuses it.
     with pytest.raises(Unauthenticated):
-        Authenticator(load_settings())._verify(system.token(7))
+        await TokenVerifier(load_settings()).verify(system.token(7))
 
 
 def test_ids_are_the_api_global_ids(system: ModuleType) -> None:
