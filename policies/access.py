@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -27,8 +27,6 @@ from backend.context import ActorKind, TenantContext
 from backend.db import tenant_transaction
 from backend.errors import Forbidden
 from backend.listener import ACCESS_CHANNEL, Listener
-from backend.query.entities import Entity
-from backend.query.filters import Filter
 from policies import admin, defaults, field_check, scopes
 from policies.adapter import load_rows
 from policies.catalog import Catalog
@@ -146,5 +144,5 @@ class AccessControl:
     # -- record scopes ----------------------------------------------------------------------
 
     @staticmethod
-    def scope(policy: TenantPolicy, principal: Principal, action: str) -> Callable[[Entity], Filter | None]:
+    def scope(policy: TenantPolicy, principal: Principal, action: str) -> scopes.RecordScope:
         return scopes.scope_for(policy, principal, action)

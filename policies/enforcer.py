@@ -71,6 +71,8 @@ class TenantPolicy:
         self._reach: dict[tuple[frozenset[str], str, str], bool] = {}
         self._kinds: dict[tuple[frozenset[str], str, str], frozenset[str] | None] = {}
         self.decisions: OrderedDict[tuple[Any, frozenset[str]], Any] = OrderedDict()
+        # Record filters per (principal, action), filled by policies.scopes.
+        self.scope_filters: OrderedDict[Any, Any] = OrderedDict()
 
     def roles_of(self, subject: str) -> frozenset[str]:
         """The roles bound to `user:<id>` or `api_key:<id>` (Casbin `g` in this domain)."""
@@ -139,6 +141,13 @@ class TenantPolicy:
         return {(entity, action): scope for (r, entity, action), scope in self._scopes.items() if r == role}
 
     def remember(self, key: tuple[Any, frozenset[str]], value: Any) -> None:
-        self.decisions[key] = value
-        if len(self.decisions) > _DECISIONS:
-            self.decisions.popitem(last=False)
+        _bounded(self.decisions, key, value)
+
+    def remember_scopes(self, key: Any, value: Any) -> None:
+        _bounded(self.scope_filters, key, value)
+
+
+def _bounded(memo: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    memo[key] = value
+    if len(memo) > _DECISIONS:
+        memo.popitem(last=False)

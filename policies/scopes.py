@@ -17,7 +17,6 @@ share its builder), so counts and pages are computed over the reachable rows onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from uuid import UUID
 
 from backend.auth import Principal, subject_of
@@ -84,13 +83,29 @@ def record_filter(policy: TenantPolicy, principal: Principal, entity: str, actio
     return filters[0] if len(filters) == 1 else Or(tuple(filters))
 
 
-def scope_for(policy: TenantPolicy, principal: Principal, action: str) -> Callable[[Entity], Filter | None]:
-    """`backend.query.sql.Scope` for one request: the principal's record filter per entity."""
-    found: dict[str, Filter | None] = {}
+class RecordScope:
+    """`backend.query.sql.Scope`: a principal's record filter per entity, for one action.
 
-    def scope(target: Entity) -> Filter | None:
-        if target.name not in found:
-            found[target.name] = record_filter(policy, principal, target.name, action)
-        return found[target.name]
+    `key` identifies the filters (what they add to SQL text and bound values), for caches of
+    compiled statements: callers with equal keys may share a plan."""
 
+    __slots__ = ("filters", "key")
+
+    def __init__(self, filters: dict[str, Filter | None]) -> None:
+        self.filters = filters
+        self.key = tuple((name, repr(f)) for name, f in sorted(filters.items()) if f is not None)
+
+    def __call__(self, target: Entity) -> Filter | None:
+        return self.filters.get(target.name)
+
+
+def scope_for(policy: TenantPolicy, principal: Principal, action: str) -> RecordScope:
+    """The principal's record scope for `action`; computed once per principal and action on
+    the policy snapshot (and dropped with it), so a request pays a dict lookup per table."""
+    actor = principal.actor
+    key = (actor.kind, actor.id, principal.team_id, action)
+    scope: RecordScope | None = policy.scope_filters.get(key)
+    if scope is None:
+        scope = RecordScope({name: record_filter(policy, principal, name, action) for name in policy.catalog.entities})
+        policy.remember_scopes(key, scope)
     return scope
