@@ -63,8 +63,12 @@ class RoleDirectory(Protocol):
 
     async def roles_of(self, tenant_id: UUID, subject: str) -> frozenset[str]: ...
 
-    async def seed_roles(self, tx: TenantContext, user_id: UUID, roles: frozenset[str]) -> None:
-        """Bind `roles` (those the tenant has) to a user whose roles were never seeded."""
+    async def seed_roles(self, tx: TenantContext, user_id: UUID, roles: frozenset[str]) -> bool:
+        """Bind `roles` (those the tenant has) to a user whose roles were never seeded; whether
+        it did (the policy changed)."""
+
+    def forget(self, tenant_id: UUID) -> None:
+        """Drop what this process cached of the tenant's policy (after a change it committed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +345,9 @@ class Authenticator:
         user = self._users.get(cache_key, now, self._listener.max_age(_USER_CACHE_TTL))
         if user is None:
             generation = self._generation
-            user = await self._resolve_user(claims)
+            user, seeded = await self._resolve_user(claims)
+            if seeded:  # committed: this request must already see the new bindings
+                self._roles.forget(claims.tenant_id)
             if generation == self._generation:
                 self._users.put(cache_key, user, now + _USER_CACHE_TTL, now)
         subject = subject_of(ActorKind.USER, user.id)
@@ -354,7 +360,7 @@ class Authenticator:
             team_id=user.team_id,
         )
 
-    async def _resolve_user(self, claims: Claims) -> _UserRef:
+    async def _resolve_user(self, claims: Claims) -> tuple[_UserRef, bool]:
         async with tenant_transaction(claims.tenant_id) as tx:
             user = await users.find_by_subject(tx, claims.subject)
             if user is None:
@@ -370,9 +376,10 @@ class Authenticator:
                     raise Unauthenticated() from None
             if not user.is_active:
                 raise Unauthenticated()
+            seeded = False
             if not user.roles_seeded and self._settings.auth_seed_roles_from_token:
-                await self._roles.seed_roles(tx, user.id, claims.roles)
-            return _UserRef(user.id, user.team_id)  # type: ignore[attr-defined]  # the FK's source field
+                seeded = await self._roles.seed_roles(tx, user.id, claims.roles)
+            return _UserRef(user.id, user.team_id), seeded  # type: ignore[attr-defined]  # the FK's source field
 
     # -- integrators -----------------------------------------------------------------------
 

@@ -84,8 +84,7 @@ class AccessControl:
     def _on_notification(self, payload: str) -> None:
         kind, _, tenant = payload.partition(":")
         if kind == "policy":
-            self._generation += 1
-            self._policies.pop(UUID(tenant), None)
+            self.forget(UUID(tenant))
 
     def _forget_all(self) -> None:
         self._generation += 1
@@ -96,8 +95,12 @@ class AccessControl:
     async def roles_of(self, tenant_id: UUID, subject: str) -> frozenset[str]:
         return (await self.policy(tenant_id)).roles_of(subject)
 
-    async def seed_roles(self, tx: TenantContext, user_id: UUID, roles: frozenset[str]) -> None:
-        await admin.seed_user_roles(tx, user_id, roles)
+    async def seed_roles(self, tx: TenantContext, user_id: UUID, roles: frozenset[str]) -> bool:
+        return await admin.seed_user_roles(tx, user_id, roles)
+
+    def forget(self, tenant_id: UUID) -> None:
+        self._generation += 1
+        self._policies.pop(tenant_id, None)
 
     # -- the field check --------------------------------------------------------------------
 

@@ -360,7 +360,7 @@ async def _take_over(tx: TenantContext, kind: ActorKind, subject_id: UUID) -> No
         )
 
 
-async def seed_user_roles(tx: TenantContext, user_id: UUID, roles: frozenset[str]) -> None:
+async def seed_user_roles(tx: TenantContext, user_id: UUID, roles: frozenset[str]) -> bool:
     """First sign-in: bind the roles the token names (those the tenant has), once per user.
 
     Runs as part of authentication (the identity provider vouches for the claim), not as an
@@ -371,14 +371,16 @@ async def seed_user_roles(tx: TenantContext, user_id: UUID, roles: frozenset[str
         user_id,
     )
     if seeded is None:
-        return
-    await defaults.ensure(tx)
-    if roles:
-        await tx.execute(
-            "INSERT INTO access_bindings (tenant_id, id, role_id, user_id) "
-            "SELECT $1, gen_random_uuid(), r.id, $2 FROM access_roles r WHERE r.tenant_id = $1 AND r.name = ANY($3) "
-            "ON CONFLICT (tenant_id, role_id, user_id) DO NOTHING",
-            tx.tenant_id,
-            user_id,
-            sorted(roles),
-        )
+        return False
+    installed = await defaults.ensure(tx)
+    if not roles:
+        return installed
+    await tx.execute(
+        "INSERT INTO access_bindings (tenant_id, id, role_id, user_id) "
+        "SELECT $1, gen_random_uuid(), r.id, $2 FROM access_roles r WHERE r.tenant_id = $1 AND r.name = ANY($3) "
+        "ON CONFLICT (tenant_id, role_id, user_id) DO NOTHING",
+        tx.tenant_id,
+        user_id,
+        sorted(roles),
+    )
+    return True
