@@ -8,13 +8,14 @@ covered (and denied by default) the moment it exists.
 * Field actions (`read`, `create`, `update`) apply to `Type.field`; type actions (`delete`,
   `export`, `merge`, `manage_policies`, `manage_keys`) apply to a whole type, `Type.*`.
 * Input types are recognised by the naming conventions of the API: `<Type>Filter` and
-  `<Type>Order` (read), `<Type>CreateInput` (create), `<Type>UpdateInput` (update), other
-  `<Type><Verb>Input` (the verb's action); their fields name the entity's fields, with
-  `xId`/`xIds` standing for the relation `x`/`xs`. `<Type>OrderField` enum values name
-  fields in UPPER_SNAKE case.
+  `<Type>Order` (read), `<Type>CreateInput` (create), `<Type>UpdateInput` (update); their
+  fields name the entity's fields, with `xId`/`xIds` standing for the relation `x`/`xs`.
+  `<Type>OrderField` enum values name fields in UPPER_SNAKE case. Other input types are
+  values, looked into only for the inputs above.
 * Mutations `<type><Verb>` / `<types><Verb>` act on their type: `Delete`, `Merge`, `Export`
-  need the action on `Type.*`; `Create`/`Update` are checked field by field through their
-  inputs; other verbs are updates of the fields their arguments name. A root field can state
+  need the action on `Type.*` (which covers what their arguments change); `Create`/`Update`
+  are checked field by field through their inputs; other verbs are updates of the fields
+  their arguments name. A root field can state
   its requirement explicitly with the `@requires(object, action)` directive (`Requires`).
 * Root fields that return a scalar and state nothing are objects themselves (`Query.x`).
 """
@@ -158,9 +159,9 @@ class Catalog:
             return InputMeaning(entity, "read", "filter")
         if rest == "Order":
             return InputMeaning(entity, "read", "order")
-        if rest.endswith("Input") and rest != "Input":
-            return InputMeaning(entity, _VERBS.get(rest.removesuffix("Input"), "update"), "input")
-        return None
+        if rest in ("CreateInput", "UpdateInput"):
+            return InputMeaning(entity, _VERBS[rest.removesuffix("Input")], "input")
+        return None  # other inputs are values (`AccountMatchRulesInput` does not write Account fields)
 
     def input_field(self, entity: str, name: str) -> str:
         """The entity field an input field sets or tests (`accountId` -> `account`)."""

@@ -145,19 +145,21 @@ def compile_plan(
             entity, verb = target
             action = catalog.verb_action(verb)
             if action in TYPE_ACTIONS:
+                # The type action covers what it changes; what it reads (filters) is still checked.
                 needs.append(Need(path, (f"{entity}.*",), action))
-            else:
-                # Field by field: the entity inputs it is given, and for other verbs the arguments
-                # named like fields (`ticketAssign(id:, assigneeId:)`); a bare call needs the type.
-                before = len(needs) + len(uses)
-                arguments(node, field, path)
-                for arg in node.arguments or () if verb not in ("Create", "Update") else ():
-                    field_name = catalog.input_field(entity, arg.name.value)
-                    if arg.name.value not in _META_ARGS and field_name in catalog.fields(entity):
-                        needs.append(Need(f"{path}({arg.name.value})", (f"{entity}.{field_name}",), action))
-                if len(needs) + len(uses) == before:
-                    needs.append(Need(path, (f"{entity}.*",), action))
+                arguments(node, field, path, writes=False)
                 return
+            # Field by field: the entity inputs it is given, and for other verbs the arguments
+            # named like fields (`ticketAssign(id:, assigneeId:)`); a bare call needs the type.
+            before = len(needs) + len(uses)
+            arguments(node, field, path)
+            for arg in node.arguments or () if verb not in ("Create", "Update") else ():
+                field_name = catalog.input_field(entity, arg.name.value)
+                if arg.name.value not in _META_ARGS and field_name in catalog.fields(entity):
+                    needs.append(Need(f"{path}({arg.name.value})", (f"{entity}.{field_name}",), action))
+            if len(needs) + len(uses) == before:
+                needs.append(Need(path, (f"{entity}.*",), action))
+            return
         elif node.selection_set is None:
             needs.append(Need(path, (f"{parent.name}.{name}",), "read"))
         arguments(node, field, path)

@@ -199,7 +199,7 @@ async def test_token_prints_a_working_bearer_token(api: Api, tenant: Tenant, env
         processes.cli(
             "token", "--tenant", tenant.slug, "--user", "carol", "--role", "sales", "--role", "support", env=env
         ),
-        processes.cli("token", "--tenant", str(tenant.id), "--user", "dan@corp.example", env=env),
+        processes.cli("token", "--tenant", str(tenant.id), "--user", "dan@corp.example", "--role", "viewer", env=env),
     )
     viewer = "{ viewer { tenant { name } user { email } roles } }"
     answers = []
@@ -213,7 +213,7 @@ async def test_token_prints_a_working_bearer_token(api: Api, tenant: Tenant, env
         answers.append(response.json()["data"]["viewer"])
     assert answers == [
         {"tenant": {"name": tenant.name}, "user": {"email": "carol@example.com"}, "roles": ["sales", "support"]},
-        {"tenant": {"name": tenant.name}, "user": {"email": "dan@corp.example"}, "roles": []},
+        {"tenant": {"name": tenant.name}, "user": {"email": "dan@corp.example"}, "roles": ["viewer"]},
     ]
 
 
