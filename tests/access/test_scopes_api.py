@@ -93,3 +93,32 @@ async def test_own_and_team_scopes_limit_counts_pages_and_lookups(api: Api, tena
         await ok(api, tenant, f'mutation {{ roleScopeSet(role: "sales", type: "{type_name}", action: "read", '
                  "scope: ALL) { scopes { type } } }")  # fmt: skip
     assert names(await both_paths(api, tenant, "dan")) == names(everything)
+
+
+async def test_nothing_leaks_around_the_field_check(api: Api, tenant: Tenant) -> None:
+    """`__typename`, connection counts, page info, `node` and introspection are allowed to a
+    caller who may read no account, and tell it nothing about the tenant's accounts."""
+    async with tenant_transaction(tenant.id) as tx:
+        account = await factories.account(tx, name="Secret")
+    account_id = to_global_id("Account", account.id)
+    await sign_in(api, tenant, "alice", "admin")
+    await ok(api, tenant, 'mutation { roleCreate(input: {name: "nobody"}) { name } }')  # a role without rules
+    await sign_in(api, tenant, "nemo", "nobody")
+    query = f"""{{ accounts {{ __typename totalCount pageInfo {{ hasNextPage }} nodes {{ __typename }} }}
+        node(id: "{account_id}") {{ __typename }} account(id: "{account_id}") {{ __typename }}
+        __type(name: "Account") {{ fields {{ name }} }} }}"""
+    body = await api.graphql(tenant, query, subject="nemo", roles=("nobody",))
+    assert "errors" not in body, body
+    data = body["data"]
+    assert data["accounts"] == {
+        "__typename": "AccountConnection",
+        "totalCount": 0,
+        "pageInfo": {"hasNextPage": False},
+        "nodes": [],
+    }
+    assert data["node"] is None and data["account"] is None
+    assert "name" in [f["name"] for f in data["__type"]["fields"]]  # the schema is public in dev, the data is not
+    refused = await api.graphql(tenant, "{ accounts { nodes { id } } }", subject="nemo")
+    assert refused["errors"][0]["extensions"]["denied"] == [
+        {"path": "accounts.nodes.id", "object": "Account.id", "action": "read"}
+    ]
