@@ -31,7 +31,8 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.auth import Authenticator, Principal
+from backend.app import wire
+from backend.auth import Principal
 from backend.db import tenant_transaction
 from backend.seed import SeedSize, seed_tenant
 from backend.settings import Settings
@@ -105,16 +106,16 @@ async def world(settings: Settings, app_db: None) -> World:
                     mine.add(gid)
                     ids.setdefault(type_name, []).append(gid)
         own.append(mine)
-    authenticator = Authenticator(settings)
+    services = wire(settings)
     from backend.auth import issue_token
 
     principals = [
-        await authenticator.authenticate(
+        await services.authenticator.authenticate(
             "Bearer " + issue_token(settings, tenant_id=t.id, subject="eq", roles=["admin"], email="eq@example.com")
         )
         for t in tenants
     ]
-    return World(GraphQLExecutor(schema, settings), principals, ids, own)
+    return World(services.executor, principals, ids, own)
 
 
 # -- document generation ---------------------------------------------------------------------
