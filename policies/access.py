@@ -33,6 +33,8 @@ from policies.catalog import Catalog
 from policies.enforcer import TenantPolicy
 
 _TENANTS_CACHED = 1000
+# Mutations of these types (or of unknown ones) may change the policy.
+_ACCESS_TYPES = frozenset({"Role", "ApiKey", "Team", "User", "*"})
 _SHOWN = 10
 
 
@@ -143,6 +145,13 @@ class AccessControl:
         mutates = self._plan(prepared, operation).mutates
         if mutates & {"User", "*"} and await tx.fetchval("SELECT current_setting('app.users_changed', true) = 'on'"):
             await admin.check_not_locked_out(tx, self.catalog)
+
+    def after_commit(self, tenant_id: UUID, prepared: Prepared, operation: OperationDefinitionNode) -> None:
+        """After a mutation of roles, keys, teams or users committed: drop this process's copy of
+        the tenant's policy now, so the caller's next request reads its own change (other
+        processes hear it from NOTIFY)."""
+        if self._plan(prepared, operation).mutates & _ACCESS_TYPES:
+            self.forget(tenant_id)
 
     # -- record scopes ----------------------------------------------------------------------
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 import pytest
 from graphql import GraphQLEnumType, GraphQLInputObjectType
 
+from backend.app import wire
 from backend.db import tenant_transaction
 from backend.models import Tenant
 from policies.catalog import Catalog
 from schema import schema
+from schema.executor import OperationRequest
 from schema.relay import to_global_id
 from tests import factories
 from tests.conftest import Api
@@ -278,3 +281,19 @@ async def test_admin_ids_of_another_tenant_read_as_not_found(api: Api, tenant: T
     explain = f'{{ accessExplain(subject: "{theirs}", object: "Account.name", action: "read") {{ allowed }} }}'
     assert (await error(api, tenant, explain))["extensions"]["code"] == "NOT_FOUND"
     assert (await ok(api, tenant, "{ apiKeys { name } }"))["apiKeys"] == []
+
+
+async def test_an_admin_reads_its_own_change_at_once(api: Api, tenant: Tenant) -> None:
+    """Without waiting for NOTIFY: the process that committed a policy change drops its copy.
+    (This process's listener is not even started: only the commit hook can make it fresh.)"""
+    services = wire(api.settings)
+    principal = await services.authenticator.authenticate(f"Bearer {api.token(tenant)}")
+
+    async def run(query: str) -> Any:
+        body = orjson.loads(await services.executor.run(principal, OperationRequest(query, {}, None), request_id="t"))
+        assert "errors" not in body, body
+        return body["data"]
+
+    assert "fresh" not in [r["name"] for r in (await run("{ roles { name } }"))["roles"]]  # cached now
+    await run('mutation { roleCreate(input: {name: "fresh"}) { name } }')
+    assert "fresh" in [r["name"] for r in (await run("{ roles { name } }"))["roles"]]
