@@ -22,9 +22,10 @@ from uuid_utils.compat import uuid7
 
 from backend.context import TenantContext
 from backend.custom_fields import service as custom_fields
-from backend.errors import BadInput, Conflict, FieldError, NotFound
+from backend.errors import BadInput, Conflict, FieldError, Forbidden, NotFound
 from backend.query import reads, writes
 from backend.query.entities import Entity, entity
+from backend.query.filters import Filter
 
 MAX_BATCH = 500
 
@@ -227,7 +228,9 @@ async def update(
     path: str,
     batch: bool,
     known_errors: Sequence[FieldError] = (),
+    scope: Filter | None = None,
 ) -> list[asyncpg.Record]:
+    """Update rows; `scope` limits them to the caller's records (others are FORBIDDEN)."""
     if batch:
         _check_size(changes, path)
     target = entity(rules.entity)
@@ -254,15 +257,28 @@ async def update(
     for change, draft in zip(changes, drafts, strict=True):
         assert change.id is not None, "malformed ids were reported by _check"
         try:
-            rows.append(await writes.update(tx, target, change.id, draft.values, version=change.version))
+            rows.append(await writes.update(tx, target, change.id, draft.values, version=change.version, scope=scope))
         except BadInput as exc:
             raise exc.prefixed(draft.path) from None
+        except (NotFound, Conflict, Forbidden) as exc:
+            if batch:
+                exc.extensions["field"] = f"{draft.path.removesuffix('.input')}.{exc.extensions.get('field', 'id')}"
+            raise
     if rules.after_write is not None:
         await rules.after_write(tx, rows)
     return rows
 
 
-async def delete(tx: TenantContext, rules: Rules, changes: Sequence[Change], *, path: str, batch: bool) -> list[UUID]:
+async def delete(
+    tx: TenantContext,
+    rules: Rules,
+    changes: Sequence[Change],
+    *,
+    path: str,
+    batch: bool,
+    scope: Filter | None = None,
+) -> list[UUID]:
+    """Delete rows; `scope` limits them to the caller's records (others are FORBIDDEN)."""
     if batch:
         _check_size(changes, path)
     target: Entity = entity(rules.entity)
@@ -271,8 +287,8 @@ async def delete(tx: TenantContext, rules: Rules, changes: Sequence[Change], *, 
     for i, change in enumerate(changes):
         assert change.id is not None, "malformed ids are rejected before deleting"
         try:
-            await writes.delete(tx, target, change.id, version=change.version)
-        except (NotFound, Conflict) as exc:
+            await writes.delete(tx, target, change.id, version=change.version, scope=scope)
+        except (NotFound, Conflict, Forbidden) as exc:
             if batch:
                 exc.extensions["field"] = f"{_batch_path(path, i, batch)}.{exc.extensions.get('field', 'id')}"
             raise

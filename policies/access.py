@@ -156,5 +156,5 @@ class AccessControl:
     # -- record scopes ----------------------------------------------------------------------
 
     @staticmethod
-    def scope(policy: TenantPolicy, principal: Principal, action: str) -> scopes.RecordScope:
-        return scopes.scope_for(policy, principal, action)
+    def scope(policy: TenantPolicy, principal: Principal, action: str, *, bound: bool = False) -> scopes.RecordScope:
+        return scopes.scope_for(policy, principal, action, bound=bound)

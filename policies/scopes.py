@@ -17,13 +17,20 @@ share its builder), so counts and pages are computed over the reachable rows onl
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from backend.auth import Principal, subject_of
 from backend.context import ActorKind
 from backend.query.entities import Entity
 from backend.query.filters import Compare, Filter, Nothing, Op, Or, Related
+from backend.query.sql import Deferred
 from policies.enforcer import TenantPolicy
+
+# The caller's ids as bind parameters of a compiled statement (`env` of Plan.bind), so that
+# callers with the same roles share one plan instead of one each.
+USER_ID = Deferred(lambda env: env["user_id"])
+TEAM_ID = Deferred(lambda env: env["team_id"])
 
 # The relation path from an entity to the user who owns it (empty: the entity is the user).
 OWNERSHIP: dict[str, tuple[str, ...]] = {
@@ -38,7 +45,7 @@ OWNERSHIP: dict[str, tuple[str, ...]] = {
 SCOPED_ACTIONS = ("read", "update", "delete", "export", "merge")
 
 
-def own_filter(entity: str, user_id: UUID) -> Filter:
+def own_filter(entity: str, user_id: UUID | Deferred) -> Filter:
     path = OWNERSHIP.get(entity)
     if path is None:
         return Nothing()
@@ -47,7 +54,7 @@ def own_filter(entity: str, user_id: UUID) -> Filter:
     return _along(path[:-1], Compare(f"{path[-1]}_id", Op.EQ, user_id))
 
 
-def team_filter(entity: str, user_id: UUID, team_id: UUID | None) -> Filter:
+def team_filter(entity: str, user_id: UUID | Deferred, team_id: UUID | Deferred | None) -> Filter:
     if team_id is None:
         return own_filter(entity, user_id)
     path = OWNERSHIP.get(entity)
@@ -62,8 +69,13 @@ def _along(path: tuple[str, ...], inner: Filter) -> Filter:
     return inner
 
 
-def record_filter(policy: TenantPolicy, principal: Principal, entity: str, action: str) -> Filter | None:
-    """The rows of `entity` the principal reaches for `action`: a filter, or None for all rows."""
+def record_filter(
+    policy: TenantPolicy, principal: Principal, entity: str, action: str, *, bound: bool = False
+) -> Filter | None:
+    """The rows of `entity` the principal reaches for `action`: a filter, or None for all rows.
+
+    `bound`: the caller's user and team ids are bind parameters (USER_ID, TEAM_ID) rather than
+    values, for statements shared by every caller with the same roles."""
     kind = principal.actor.kind
     if kind not in (ActorKind.USER, ActorKind.API_KEY) or principal.actor.id is None:
         return None
@@ -77,8 +89,11 @@ def record_filter(policy: TenantPolicy, principal: Principal, entity: str, actio
         return None
     if kind is not ActorKind.USER:
         return Nothing()
-    user_id = principal.actor.id
-    filters = [own_filter(entity, user_id) if k == "own" else team_filter(entity, user_id, principal.team_id)
+    user_id: UUID | Deferred = USER_ID if bound else principal.actor.id
+    team_id: UUID | Deferred | None = principal.team_id
+    if bound and team_id is not None:
+        team_id = TEAM_ID
+    filters = [own_filter(entity, user_id) if k == "own" else team_filter(entity, user_id, team_id)
                for k in sorted(kinds)]  # fmt: skip
     return filters[0] if len(filters) == 1 else Or(tuple(filters))
 
@@ -99,13 +114,23 @@ class RecordScope:
         return self.filters.get(target.name)
 
 
-def scope_for(policy: TenantPolicy, principal: Principal, action: str) -> RecordScope:
+def scope_for(policy: TenantPolicy, principal: Principal, action: str, *, bound: bool = False) -> RecordScope:
     """The principal's record scope for `action`; computed once per principal and action on
-    the policy snapshot (and dropped with it), so a request pays a dict lookup per table."""
+    the policy snapshot (and dropped with it), so a request pays a dict lookup per table.
+
+    `bound` scopes (compiled reads) carry the caller's ids as parameters: they are computed once
+    per set of roles, and their `key` is the same for every caller with those roles."""
     actor = principal.actor
-    key = (actor.kind, actor.id, principal.team_id, action)
+    key: tuple[Any, ...]
+    if bound and actor.id is not None:
+        roles = frozenset(policy.roles_of(subject_of(actor.kind, actor.id)))
+        key = ("bound", actor.kind, roles, principal.team_id is None, action)
+    else:
+        key = (actor.kind, actor.id, principal.team_id, action)
     scope: RecordScope | None = policy.scope_filters.get(key)
     if scope is None:
-        scope = RecordScope({name: record_filter(policy, principal, name, action) for name in policy.catalog.entities})
+        scope = RecordScope(
+            {name: record_filter(policy, principal, name, action, bound=bound) for name in policy.catalog.entities}
+        )
         policy.remember_scopes(key, scope)
     return scope

@@ -202,9 +202,9 @@ class GraphQLExecutor:
         if isinstance(coerced, list):
             return None  # invalid variables: the executor reports them
         variables = coerced.coerced
-        scope = self.access.scope(policy, principal, "read")
-        # The record filters go into the plan (text and bound values): plans are shared by
-        # callers with the same filters only.
+        # The record filters go into the plan with the caller's ids as parameters: callers with
+        # the same roles share a plan.
+        scope = self.access.scope(policy, principal, "read", bound=True)
         shape = ("plan", request.operation_name, variable_shape(variables), scope.key)
         needs = prepared.memo.get((*shape, "needs"))
         if needs is None:
@@ -223,7 +223,14 @@ class GraphQLExecutor:
             return None
         assert isinstance(plan, Plan)
         try:
-            params = plan.bind({"variables": variables, "tenant_id": principal.tenant_id})
+            params = plan.bind(
+                {
+                    "variables": variables,
+                    "tenant_id": principal.tenant_id,
+                    "user_id": principal.actor.id,
+                    "team_id": principal.team_id,
+                }
+            )
         except (AppError, ValueError):
             return None  # a bad argument value: the executor reports it with its path
         try:

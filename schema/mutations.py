@@ -25,7 +25,9 @@ from strawberry import UNSET
 from backend.context import TenantContext
 from backend.errors import BadInput, FieldError
 from backend.query.entities import entity
+from backend.query.filters import Filter
 from backend.records import Change, Rules, create, delete, update
+from policies.scopes import record_filter
 from schema.fields import build, lazy
 from schema.relay import from_global_id
 
@@ -208,7 +210,15 @@ def crud_fields(
         if pk is None:
             _raise(errors)
         change = Change(pk, values, None if version is UNSET else version)
-        rows = await update(info.context.tx, rules, [change], path="input", batch=False, known_errors=errors)
+        rows = await update(
+            info.context.tx,
+            rules,
+            [change],
+            path="input",
+            batch=False,
+            known_errors=errors,
+            scope=_scope(info, entity_name, "update"),
+        )
         return updated_payload(**{single: build(entity_name, rows[0])})
 
     @typed(many_updated, inputs=GenericAlias(list, (update_item,)))
@@ -222,7 +232,15 @@ def crud_fields(
             )
             for i, item in enumerate(inputs)
         ]
-        rows = await update(info.context.tx, rules, changes, path="inputs", batch=True, known_errors=errors)
+        rows = await update(
+            info.context.tx,
+            rules,
+            changes,
+            path="inputs",
+            batch=True,
+            known_errors=errors,
+            scope=_scope(info, entity_name, "update"),
+        )
         return many_updated(**{many: [build(entity_name, r) for r in rows]})
 
     @typed(deleted_payload)
@@ -233,7 +251,7 @@ def crud_fields(
         pk = _decode_id(id, entity_name, "id", errors)
         _raise(errors)
         change = Change(pk, {}, None if version is UNSET else version)
-        await delete(info.context.tx, rules, [change], path="", batch=False)
+        await delete(info.context.tx, rules, [change], path="", batch=False, scope=_scope(info, entity_name, "delete"))
         return deleted_payload(deleted_id=id)
 
     @typed(many_deleted)
@@ -241,7 +259,7 @@ def crud_fields(
         errors: list[FieldError] = []
         changes = [Change(_decode_id(v, entity_name, f"ids.{i}", errors), {}) for i, v in enumerate(ids)]
         _raise(errors)
-        await delete(info.context.tx, rules, changes, path="ids", batch=True)
+        await delete(info.context.tx, rules, changes, path="ids", batch=True, scope=_scope(info, entity_name, "delete"))
         return many_deleted(deleted_ids=ids)
 
     def field(resolver: Callable[..., Any], text: str) -> Any:
@@ -256,6 +274,12 @@ def crud_fields(
         field(delete_one, f"Delete {a} {entity_name}. {IDEMPOTENCY_HELP}"),
         field(delete_many, f"Delete up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
     )
+
+
+def _scope(info: strawberry.Info, entity_name: str, action: str) -> Filter | None:
+    """The caller's record scope for a write (sales may update only their own accounts)."""
+    context = info.context
+    return record_filter(context.policy, context.principal, entity_name, action) if context.policy else None
 
 
 def _upper(name: str) -> str:

@@ -113,6 +113,7 @@ class Query:
     scope: Scope | None = None
     params: Params = field(default_factory=Params)
     _aliases: int = 0
+    _scoping: int = 0  # inside a record scope's own filter: its relations are not scoped again
 
     def __post_init__(self) -> None:
         self.tenant = self.params.add(self.tenant_id, "uuid")
@@ -131,9 +132,15 @@ class Query:
         parts = [f"{alias}.{tenant_column(target)} = {self.tenant}"]
         if filter is not None:
             parts.append(self.where(target, alias, filter))
-        scoped = self.scope(target) if self.scope else None
+        scoped = self.scope(target) if self.scope and not self._scoping else None
         if scoped is not None:
-            parts.append(self.where(target, alias, scoped))
+            # A scope is a statement about ownership ("the account's owner is in my team"):
+            # the rows it passes through (the owner, in users) are not themselves scoped.
+            self._scoping += 1
+            try:
+                parts.append(self.where(target, alias, scoped))
+            finally:
+                self._scoping -= 1
         return " AND ".join(parts)
 
     def where(self, target: Entity, alias: str, filter: Filter) -> str:

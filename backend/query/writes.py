@@ -14,8 +14,10 @@ from uuid import UUID
 import asyncpg
 
 from backend.context import TenantContext
-from backend.errors import BadInput, Conflict, FieldError, NotFound
+from backend.errors import BadInput, Conflict, FieldError, Forbidden, NotFound
 from backend.query.entities import SQL_TYPES, Entity, Kind
+from backend.query.filters import Filter
+from backend.query.sql import Query
 
 
 def _columns_sql(target: Entity) -> str:
@@ -53,54 +55,70 @@ async def insert(tx: TenantContext, target: Entity, rows: Sequence[Mapping[str, 
     return [found[row["id"]] for row in rows]
 
 
+def _target_row(
+    tx: TenantContext, target: Entity, pk: UUID, version: int | None, scope: Filter | None
+) -> tuple[Query, str, str]:
+    """The WHERE of a write to one row: tenant, id, optionally version and the record scope."""
+    q = Query(tx.tenant_id, lambda entity: scope if entity is target else None)
+    alias = q.alias()
+    where = f"{q.visible(target, alias)} AND {alias}.id = {q.param(pk, 'uuid')}"
+    if version is not None:
+        where += f" AND {alias}.version = {q.param(version, 'int')}"
+    return q, alias, where
+
+
 async def update(
-    tx: TenantContext, target: Entity, pk: UUID, values: Mapping[str, Any], *, version: int | None = None
+    tx: TenantContext,
+    target: Entity,
+    pk: UUID,
+    values: Mapping[str, Any],
+    *,
+    version: int | None = None,
+    scope: Filter | None = None,
 ) -> asyncpg.Record:
-    """Update one row; with `version`, only if nobody changed it since (else CONFLICT)."""
-    params: list[Any] = [tx.tenant_id, pk]
+    """Update one row; with `version`, only if nobody changed it since (else CONFLICT); with a
+    record `scope`, only if the row is within it (else FORBIDDEN)."""
+    q, alias, where = _target_row(tx, target, pk, version, scope)
     sets = []
     for name, value in values.items():
         column = target.column(name)
-        params.append(_db_value(column.kind, value))
-        sets.append(f"{column.db} = ${len(params)}")
-    where = "tenant_id = $1 AND id = $2"
-    if version is not None:
-        params.append(version)
-        where += f" AND version = ${len(params)}"
+        sets.append(f"{column.db} = {q.param(_db_value(column.kind, value), SQL_TYPES[column.kind])}")
     # An empty patch still bumps the version: the caller asked for an update and gets a fresh row.
     assignments = ", ".join(sets) or "version = version"
-    sql = f"UPDATE {target.table} SET {assignments} WHERE {where} RETURNING {_columns_sql(target)}"
+    returning = ", ".join(f"{alias}.{c}" for c in target.select_list)
+    sql = f"UPDATE {target.table} {alias} SET {assignments} WHERE {where} RETURNING {returning}"
     async with _translated(target):
-        row = await tx.fetchrow(sql, *params)
+        row = await tx.fetchrow(sql, *q.params.values)
     if row is None:
-        await _missing_or_stale(tx, target, pk, version)
+        await _refused(tx, target, pk, version, "update")
     assert row is not None
     return row
 
 
-async def delete(tx: TenantContext, target: Entity, pk: UUID, *, version: int | None = None) -> None:
-    params: list[Any] = [tx.tenant_id, pk]
-    where = "tenant_id = $1 AND id = $2"
-    if version is not None:
-        params.append(version)
-        where += " AND version = $3"
+async def delete(
+    tx: TenantContext, target: Entity, pk: UUID, *, version: int | None = None, scope: Filter | None = None
+) -> None:
+    q, alias, where = _target_row(tx, target, pk, version, scope)
     async with _translated(target, deleting=True):
-        status = await tx.execute(f"DELETE FROM {target.table} WHERE {where}", *params)
+        status = await tx.execute(f"DELETE FROM {target.table} {alias} WHERE {where}", *q.params.values)
     if status == "DELETE 0":
-        await _missing_or_stale(tx, target, pk, version)
+        await _refused(tx, target, pk, version, "delete")
 
 
-async def _missing_or_stale(tx: TenantContext, target: Entity, pk: UUID, version: int | None) -> None:
+async def _refused(tx: TenantContext, target: Entity, pk: UUID, version: int | None, action: str) -> None:
+    """Why a write to one row touched nothing: missing, changed since, or outside the scope."""
     current = await tx.fetchval(
         f"SELECT version FROM {target.table} WHERE tenant_id = $1 AND id = $2", tx.tenant_id, pk
     )
     if current is None:
         raise NotFound(f"{target.name} not found", field="id")
-    raise Conflict(
-        f"{target.name} was changed by someone else (version {current}, you had {version})",
-        field="version",
-        currentVersion=current,
-    )
+    if version is not None and current != version:
+        raise Conflict(
+            f"{target.name} was changed by someone else (version {current}, you had {version})",
+            field="version",
+            currentVersion=current,
+        )
+    raise Forbidden(f"this {target.name} is outside the records you may {action}", field="id")
 
 
 class _translated:

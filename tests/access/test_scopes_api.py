@@ -122,3 +122,30 @@ async def test_nothing_leaks_around_the_field_check(api: Api, tenant: Tenant) ->
     assert refused["errors"][0]["extensions"]["denied"] == [
         {"path": "accounts.nodes.id", "object": "Account.id", "action": "read"}
     ]
+
+
+async def test_write_scopes_limit_updates_and_deletes(api: Api, tenant: Tenant) -> None:
+    """Sales read every account but update (and delete) only those they own (the defaults)."""
+    await sign_in(api, tenant, "alice", "admin")
+    await sign_in(api, tenant, "bob", "sales")
+    async with tenant_transaction(tenant.id) as tx:
+        owners = {r["external_id"]: r["id"] for r in await tx.fetch("SELECT id, external_id FROM users")}
+        mine = await factories.account(tx, name="Bob's", owner_id=owners["bob"])
+        theirs = await factories.account(tx, name="Alice's", owner_id=owners["alice"])
+    update = 'mutation($id: ID!) { accountUpdate(id: $id, input: {industry: "retail"}) { account { industry } } }'
+    done = await api.graphql(tenant, update, {"id": to_global_id("Account", mine.id)}, subject="bob")
+    assert done["data"] == {"accountUpdate": {"account": {"industry": "retail"}}}
+    refused = await api.graphql(tenant, update, {"id": to_global_id("Account", theirs.id)}, subject="bob")
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+    batch = "mutation($i: [AccountUpdateItem!]!) { accountsUpdate(inputs: $i) { accounts { name } } }"
+    items = [{"id": to_global_id("Account", a.id), "input": {"tier": "PRO"}} for a in (mine, theirs)]
+    refused = await api.graphql(tenant, batch, {"i": items}, subject="bob")
+    assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in refused["errors"]] == [
+        ("FORBIDDEN", "inputs.1.id")
+    ]
+    async with tenant_transaction(tenant.id) as tx:
+        tiers = {r["name"]: r["tier"] for r in await tx.fetch("SELECT name, tier FROM accounts")}
+    assert tiers == {"Bob's": None, "Alice's": None}  # all or none
+    # the admin's scope is ALL
+    done = await api.graphql(tenant, update, {"id": to_global_id("Account", theirs.id)}, subject="alice")
+    assert "errors" not in done
