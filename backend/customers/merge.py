@@ -33,6 +33,7 @@ from uuid import UUID
 import asyncpg
 from uuid_utils.compat import uuid7
 
+from backend.audit import service as audit
 from backend.context import TenantContext
 from backend.errors import BadInput, Conflict, FieldError, NotFound
 from backend.query import writes
@@ -304,6 +305,18 @@ async def _merge(
         tx.actor.id,
     )
     assert record is not None
+    if not dry_run:
+        await audit.record(
+            tx,
+            "merge",
+            target.name,
+            survivor_id,
+            after={
+                "merge": str(record["id"]),
+                "merged": [str(pk) for pk in merged_ids],
+                "choices": record["field_choices"],
+            },
+        )
     return MergeResult(record, survivor, dry_run)
 
 
@@ -371,6 +384,7 @@ async def undo(tx: TenantContext, merge_id: UUID) -> UndoResult:
         "UPDATE merges SET undone_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING *", tx.tenant_id, merge_id
     )
     assert undone is not None
+    await audit.record(tx, "merge.undo", target.name, survivor_id, before={"merge": str(merge_id)})
     return UndoResult(undone, survivor, restored)
 
 

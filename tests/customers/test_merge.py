@@ -336,3 +336,22 @@ async def test_every_foreign_key_to_a_mergeable_table_is_a_registry_relation(ten
     }
     assert in_database == in_registry
     assert ("contacts", "accounts", "account_id") in in_registry
+
+
+async def test_merges_and_undos_are_audited(tenant: Tenant) -> None:
+    async with tenant_transaction(tenant.id) as tx:
+        g = await account_graph(tx)
+        await merging.merge(tx, "Account", g["survivor"].id, [g["m1"].id], dry_run=True)
+        result = await merging.merge(tx, "Account", g["survivor"].id, [g["m1"].id])
+        await merging.undo(tx, result.merge["id"])
+        entries = await tx.fetch(
+            "SELECT action, entity, entity_id, before, after FROM audit_log "
+            "WHERE tenant_id = $1 AND action LIKE 'merge%' ORDER BY id",
+            tenant.id,
+        )
+    assert [(e["action"], e["entity"], e["entity_id"]) for e in entries] == [
+        ("merge", "Account", g["survivor"].id),
+        ("merge.undo", "Account", g["survivor"].id),
+    ]
+    assert entries[0]["after"]["merged"] == [str(g["m1"].id)]
+    assert entries[1]["before"]["merge"] == str(result.merge["id"])
