@@ -183,10 +183,17 @@ async def page_request(
     )
 
 
-def connection_field(source: str, relation: str, *, description: str | None = None) -> Any:
-    """A to-many relation as a Relay connection (`Account.contacts(first:, filter:, orderBy:)`)."""
-    rel = entity(source).relations[relation]
-    target = entity(rel.target)
+# What a connection field does once its arguments are a validated page request: the page,
+# and how to count the whole list and look the other way (both only when asked).
+PageLoad = Callable[
+    [Context, strawberry.Info, Any, PageRequest],
+    Awaitable[tuple[reads.Page, Callable[[], Awaitable[int]], Callable[[], Awaitable[bool]]]],
+]
+
+
+def _connection_field(target: Entity, load: PageLoad, *, description: str | None, plan: tuple[Any, ...]) -> Any:
+    """A Relay connection over `target` with the standard arguments (first/after/last/before,
+    filter, orderBy); `load` fetches the page for the root object."""
     node = lazy(target.name)
     filter_type = lazy(target.name, "Filter", "inputs")
     order_type = lazy(target.name, "Order", "inputs")
@@ -212,6 +219,28 @@ def connection_field(source: str, relation: str, *, description: str | None = No
             after=_given(after),
             before=_given(before),
         )
+        page, count, other_direction = await load(context, info, root, request)
+        return connection(
+            [build(target.name, row) for row in page.rows],
+            [row["__cursor"] for row in page.rows],
+            has_more=page.has_more,
+            backward=request.backward,
+            count=count,
+            other_direction=other_direction,
+        )
+
+    return strawberry.field(resolver=resolve, description=description, metadata={PLAN: plan})
+
+
+def connection_field(source: str, relation: str, *, description: str | None = None) -> Any:
+    """A to-many relation as a Relay connection (`Account.contacts(first:, filter:, orderBy:)`),
+    batched over every parent reached through the same field."""
+    rel = entity(source).relations[relation]
+    target = entity(rel.target)
+
+    async def load(
+        context: Context, info: strawberry.Info, root: Any, request: PageRequest
+    ) -> tuple[reads.Page, Callable[[], Awaitable[int]], Callable[[], Awaitable[bool]]]:
         field_node = id(info._raw_info.field_nodes[0])
         parent = root.pk
         tx, scope = context.tx, context.scope
@@ -240,66 +269,30 @@ def connection_field(source: str, relation: str, *, description: str | None = No
             )
             return found
 
-        return _connection(target, page, request, count, other_direction)
+        return page, count, other_direction
 
-    return strawberry.field(resolver=resolve, description=description, metadata={PLAN: ("many", source, relation)})
+    return _connection_field(target, load, description=description, plan=("many", source, relation))
 
 
 def root_connection(entity_name: str, *, description: str | None = None) -> Any:
     """A top-level list of an entity as a Relay connection."""
     target = entity(entity_name)
-    node = lazy(entity_name)
-    filter_type = lazy(entity_name, "Filter", "inputs")
-    order_type = lazy(entity_name, "Order", "inputs")
 
-    async def resolve(
-        info: strawberry.Info,
-        first: int | None = UNSET,
-        after: str | None = UNSET,
-        last: int | None = UNSET,
-        before: str | None = UNSET,
-        filter: filter_type | None = UNSET,  # type: ignore[valid-type]
-        order_by: list[order_type] | None = UNSET,  # type: ignore[valid-type]
-    ) -> Connection[node]:  # type: ignore[valid-type]
-        context = _context(info)
-        request = await page_request(
-            context,
-            target,
-            filter=_given(filter),
-            order_by=_given(order_by),
-            first=_given(first),
-            last=_given(last),
-            after=_given(after),
-            before=_given(before),
-        )
-        page = await reads.page(context.tx, target, request, scope=context.scope)
+    async def load(
+        context: Context, info: strawberry.Info, root: Any, request: PageRequest
+    ) -> tuple[reads.Page, Callable[[], Awaitable[int]], Callable[[], Awaitable[bool]]]:
+        tx, scope = context.tx, context.scope
+        page = await reads.page(tx, target, request, scope=scope)
 
         async def count() -> int:
-            return await reads.count(context.tx, target, request.filter, scope=context.scope)
+            return await reads.count(tx, target, request.filter, scope=scope)
 
         async def other_direction() -> bool:
-            return await reads.exists_beyond(context.tx, target, request, scope=context.scope)
+            return await reads.exists_beyond(tx, target, request, scope=scope)
 
-        return _connection(target, page, request, count, other_direction)
+        return page, count, other_direction
 
-    return strawberry.field(resolver=resolve, description=description, metadata={PLAN: ("root_many", entity_name)})
-
-
-def _connection(
-    target: Entity,
-    page: reads.Page,
-    request: PageRequest,
-    count: Callable[[], Awaitable[int]],
-    other_direction: Callable[[], Awaitable[bool]],
-) -> Connection[Any]:
-    return connection(
-        [build(target.name, row) for row in page.rows],
-        [row["__cursor"] for row in page.rows],
-        has_more=page.has_more,
-        backward=request.backward,
-        count=count,
-        other_direction=other_direction,
-    )
+    return _connection_field(target, load, description=description, plan=("root_many", entity_name))
 
 
 def _given(value: Any) -> Any:
