@@ -9,7 +9,9 @@ build the schema.
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 import orjson
@@ -24,7 +26,7 @@ from schema import loaders
 from schema.context import Context
 from schema.filters import custom_field_entities, graphql_value, to_filter, to_ordering
 from schema.pagination import Connection, connection
-from schema.relay import from_global_id, to_global_id
+from schema.relay import Node, from_global_id, to_global_id
 
 T = TypeVar("T")
 
@@ -47,6 +49,17 @@ _COMPUTED: dict[str, dict[str, "Computed"]] = {}
 
 # Key of the strawberry field metadata that tells the compiled read path how to plan a field.
 PLAN = "rapport.plan"
+
+
+@strawberry.type
+class Record(Node):
+    """What every stored object of the customer graph has; node types derive from it."""
+
+    version: int = strawberry.field(description="Increases on every change; pass it to updates to detect conflicts.")
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[UUID]
+    row: strawberry.Private[Any]
 
 
 @dataclass(frozen=True, slots=True)

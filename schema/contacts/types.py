@@ -1,19 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from uuid import UUID
-
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.fields import connection_field, node_type, to_one
-from schema.relay import Node
+from schema.fields import Record, connection_field, node_type, to_one
 
 
 @node_type("Contact")
 @strawberry.type(description="A person, usually working for an account.")
-class Contact(Node):
+class Contact(Record):
     first_name: str
     last_name: str
     email: str | None
@@ -23,11 +18,6 @@ class Contact(Node):
     consent_sms: bool
     consent_phone: bool
     custom_fields: JSON
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    pk: strawberry.Private[UUID]
-    row: strawberry.Private[Any]
 
     account = to_one("Contact", "account")
     orders = connection_field("Contact", "orders")

@@ -2,16 +2,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
 
 from backend.models import OrderStatus, PaymentTerms
-from schema.fields import Computed, connection_field, node_type, to_one
+from schema.fields import Computed, Record, connection_field, node_type, to_one
 from schema.money import Money
-from schema.relay import Node
 
 
 @node_type(
@@ -22,7 +19,7 @@ from schema.relay import Node
     ),
 )
 @strawberry.type(description="A purchase by an account; its total is the sum of its lines.")
-class Order(Node):
+class Order(Record):
     number: str
     status: OrderStatus
     ordered_at: datetime
@@ -31,11 +28,6 @@ class Order(Node):
     currency: str
     total: Money
     custom_fields: JSON
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    pk: strawberry.Private[UUID]
-    row: strawberry.Private[Any]
 
     account = to_one("Order", "account")
     contact = to_one("Order", "contact")
@@ -50,15 +42,10 @@ class Order(Node):
     ),
 )
 @strawberry.type(description="One product on an order, in the order's currency.")
-class OrderLine(Node):
+class OrderLine(Record):
     quantity: int
     unit_price: Decimal
     amount: Decimal = strawberry.field(description="quantity × unitPrice")
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    pk: strawberry.Private[UUID]
-    row: strawberry.Private[Any]
 
     order = to_one("OrderLine", "order")
     product = to_one("OrderLine", "product")

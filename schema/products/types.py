@@ -1,15 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from uuid import UUID
-
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.fields import Computed, connection_field, node_type
+from schema.fields import Computed, Record, connection_field, node_type
 from schema.money import Money
-from schema.relay import Node
 
 
 @node_type(
@@ -20,17 +15,12 @@ from schema.relay import Node
     ),
 )
 @strawberry.type(description="Something the tenant sells.")
-class Product(Node):
+class Product(Record):
     sku: str
     name: str
     description: str | None
     price: Money
     is_active: bool
     custom_fields: JSON
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    pk: strawberry.Private[UUID]
-    row: strawberry.Private[Any]
 
     order_lines = connection_field("Product", "order_lines")

@@ -1,20 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
 
 from backend.models import TicketChannel, TicketPriority, TicketStatus
-from schema.fields import connection_field, node_type, to_one
-from schema.relay import Node
+from schema.fields import Record, connection_field, node_type, to_one
 
 
 @node_type("Ticket")
 @strawberry.type(description="A service request from a customer.")
-class Ticket(Node):
+class Ticket(Record):
     subject: str
     description: str | None
     status: TicketStatus
@@ -23,11 +20,6 @@ class Ticket(Node):
     sla_due_at: datetime | None = strawberry.field(description="When the service level requires a resolution.")
     resolved_at: datetime | None
     custom_fields: JSON
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    pk: strawberry.Private[UUID]
-    row: strawberry.Private[Any]
 
     account = to_one("Ticket", "account")
     contact = to_one("Ticket", "contact")
