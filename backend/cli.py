@@ -104,6 +104,30 @@ async def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
             print(json.dumps({"tenant": str(tenant_id), **asdict(result)}))
 
 
+async def cmd_role_bind(settings: Settings, args: argparse.Namespace) -> None:
+    """Give a user a role on the operator's authority: a tenant's first admin, or a lost one."""
+    from policies.admin import operator_bind  # noqa: PLC0415
+    from policies.catalog import Catalog  # noqa: PLC0415
+    from schema import schema  # noqa: PLC0415
+
+    catalog = Catalog(schema._schema)
+    async with _database(settings):
+        tenant_ids = (
+            [row["id"] for row in await db.tenant_directory()]
+            if args.all_tenants
+            else [await _resolve_tenant(args.tenant)]
+        )
+        for tenant_id in tenant_ids:
+            async with db.tenant_transaction(tenant_id) as tx:
+                user_id = await tx.fetchval(
+                    "SELECT id FROM users WHERE tenant_id = $1 AND external_id = $2", tenant_id, args.user
+                )
+                if user_id is None:
+                    raise CliError(f"tenant {tenant_id} has no user with the subject '{args.user}'")
+                await operator_bind(tx, catalog, role=args.role, user_id=user_id)
+            print(f"{tenant_id}: {args.user} is {args.role}")
+
+
 async def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
     from backend.auth import issue_token  # noqa: PLC0415
 
@@ -269,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(option, type=_natural, default=default, help="default: %(default)s")
     p.add_argument("--seed", type=int, default=42, help="same seed, same rows (default: %(default)s)")
     p.set_defaults(func=cmd_seed)
+
+    role = sub.add_parser("role", help="bind users to roles").add_subparsers(dest="role_command", required=True)
+    p = role.add_parser("bind", help="give a user a role (operator action: no admin needed)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--tenant", help="tenant id or slug")
+    which.add_argument("--all-tenants", action="store_true", help="every tenant")
+    p.add_argument("--user", required=True, help="the user's subject (external id)")
+    p.add_argument("--role", required=True, help="role name, e.g. admin")
+    p.set_defaults(func=cmd_role_bind)
 
     p = sub.add_parser("token", help="print a development JWT (HS256, shared secret)")
     p.add_argument("--tenant", required=True, help="tenant id or slug")

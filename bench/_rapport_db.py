@@ -157,9 +157,10 @@ def dataset_rows(env: Mapping[str, str]) -> dict[str, int]:
 
 
 def load_key(env: Mapping[str, str], product_dir: Path) -> str:
-    """What the loaded copy depends on: the dataset, the column mapping (LOAD) and Rapport's migrations."""
+    """What the loaded copy depends on: the dataset, the column mapping (LOAD), this loader's own
+    steps (its source) and Rapport's migrations."""
     meta = json.loads(Path(env["DATASET_META"]).read_text())
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(Path(__file__).read_bytes())
     # Timings in dataset.json change on every generation; the rows depend only on these.
     digest.update(json.dumps({k: meta[k] for k in ("scale", "rows", "max_ticket_id")}, sort_keys=True).encode())
     digest.update(json.dumps(LOAD).encode())
@@ -226,6 +227,10 @@ async def prepare(env: Mapping[str, str], product_dir: Path) -> None:
         t0 = time.monotonic()
         await conn.execute("VACUUM (ANALYZE)")
         log(f"VACUUM ANALYZE in {time.monotonic() - t0:.1f} s")
+        # Every tenant gets its default roles and its bench user the admin role, through Rapport's
+        # own operator command (before the marker: cleanup deletes what was created after it).
+        grant = ["role", "bind", "--all-tenants", "--user", BENCH_SUBJECT, "--role", "admin"]
+        await asyncio.to_thread(rapport_cli, product_dir, grant, {"RAPPORT_DATABASE_URL": app_dsn(env["SOURCE_DSN"])})
         rows = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in LOAD}
         wrong = {t: (rows[t], n) for t, n in expected.items() if rows.get(t) != n}
         if wrong:
@@ -416,6 +421,9 @@ async def delete_created(env: Mapping[str, str]) -> dict[str, int]:
         )
         deleted: dict[str, int] = {}
         async with conn.transaction():
+            # Like the load: no triggers (the audit and outbox triggers need a tenant; what the
+            # runs wrote to audit and outbox is itself deleted here, children first).
+            await conn.execute("SET LOCAL session_replication_role = replica")
             for table in children_first(tables, [(e["child"], e["parent"]) for e in edges]):
                 status = await conn.execute(f"DELETE FROM {table} WHERE created_at > $1", marker_time(marker))
                 count = int(status.split()[-1])

@@ -298,6 +298,14 @@ async def bind(tx: TenantContext, catalog: Catalog, *, role: str, kind: ActorKin
     await _bind(tx, policy, actor, [role], kind, subject_id)
 
 
+async def operator_bind(tx: TenantContext, catalog: Catalog, *, role: str, user_id: UUID) -> None:
+    """Bind a user to a role on an operator's authority (CLI, bootstrap of a tenant's first admin):
+    no actor check, the tenant's default roles installed first if it never had a policy."""
+    await defaults.ensure(tx)
+    policy = await reload(tx, catalog)
+    await _bind(tx, policy, frozenset({role}), [role], ActorKind.USER, user_id)
+
+
 async def bind_key_roles(tx: TenantContext, catalog: Catalog, *, key_id: UUID, roles: list[str]) -> None:
     """The roles of a new key (the actor manages keys; it still cannot give more than it holds)."""
     policy = await current(tx, catalog)
