@@ -24,11 +24,12 @@ from strawberry import UNSET
 
 from backend.context import TenantContext
 from backend.errors import BadInput, FieldError
-from backend.query.entities import entity
+from backend.query.entities import Entity, entity
 from backend.query.filters import Filter
 from backend.records import Change, Rules, create, delete, update
 from policies.scopes import record_filter
 from schema.fields import build, lazy
+from schema.filters import graphql_value
 from schema.relay import from_global_id
 
 CreateFn = Callable[[TenantContext, list[dict[str, Any]], str, bool, list[FieldError]], Awaitable[list[asyncpg.Record]]]
@@ -36,36 +37,33 @@ CreateFn = Callable[[TenantContext, list[dict[str, Any]], str, bool, list[FieldE
 IDEMPOTENCY_HELP = "Retrying with the same key and arguments returns the first result and writes nothing."
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.rstrip("_").split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def input_values(value: Any, entity_name: str, path: str, errors: list[FieldError]) -> dict[str, Any]:
-    """The set fields of a mutation input as model values; `xId` global ids become row ids."""
+def input_values(value: Mapping[str, Any], entity_name: str, path: str, errors: list[FieldError]) -> dict[str, Any]:
+    """A mutation input (GraphQL field names, as graphql-core coerces it or `graphql_value` turns a
+    strawberry input into) as model values; `xId` global ids become row ids, enums their values.
+    A bad id is reported in `errors` and its field left out."""
     target = entity(entity_name)
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(value):
-        given = getattr(value, field.name)
-        if given is UNSET:
-            continue
-        name = field.name
-        here = f"{path}.{_camel(name)}"
-        relation = target.relations.get(name.removesuffix("_id")) if name.endswith("_id") else None
-        if relation is not None and relation.kind == "one":
-            if given is not None:
-                try:
-                    given = from_global_id(given, expected=relation.target, field=here)[1]
-                except BadInput as exc:
-                    errors.extend(exc.errors)
-                    continue
-        elif isinstance(given, list) and given and dataclasses.is_dataclass(given[0]):
-            nested = target.relations[name].target
-            given = [input_values(item, nested, f"{here}.{i}", errors) for i, item in enumerate(given)]
-        elif isinstance(given, Enum):
-            given = given.value
-        values[name] = given
+    for key, given in value.items():
+        name = _snake(key)
+        try:
+            values[name] = _model_value(given, target, name, f"{path}.{key}", errors)
+        except BadInput as exc:
+            errors.extend(exc.errors)
     return values
+
+
+def _model_value(given: Any, target: Entity, name: str, path: str, errors: list[FieldError]) -> Any:
+    relation = target.relations.get(name.removesuffix("_id")) if name.endswith("_id") else None
+    if relation is not None and relation.kind == "one":
+        return None if given is None else from_global_id(given, expected=relation.target, field=path)[1]
+    if isinstance(given, list) and given and isinstance(given[0], Mapping):
+        nested = target.relations[name].target
+        return [input_values(item, nested, f"{path}.{i}", errors) for i, item in enumerate(given)]
+    return given.value if isinstance(given, Enum) else given
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 def _decode_id(value: str, entity_name: str, field: str, errors: list[FieldError]) -> Any:
@@ -184,14 +182,14 @@ def crud_fields(
     @typed(one_payload, input=create_input)
     async def create_one(info: strawberry.Info, input: Any, idempotency_key: str | None = UNSET) -> Any:
         errors: list[FieldError] = []
-        values = input_values(input, entity_name, "input", errors)
+        values = input_values(graphql_value(input), entity_name, "input", errors)
         rows, extras = await created(info, [values], "input", False, errors)
         return one_payload(**{single: build(entity_name, rows[0])}, **extras[0])
 
     @typed(many_payload, inputs=GenericAlias(list, (create_input,)))
     async def create_many(info: strawberry.Info, inputs: list[Any], idempotency_key: str | None = UNSET) -> Any:
         errors: list[FieldError] = []
-        items = [input_values(item, entity_name, f"inputs.{i}", errors) for i, item in enumerate(inputs)]
+        items = [input_values(graphql_value(item), entity_name, f"inputs.{i}", errors) for i, item in enumerate(inputs)]
         rows, extras = await created(info, items, "inputs", True, errors)
         per_input = {k: [e[k] for e in extras] for k in extra}
         return many_payload(**{many: [build(entity_name, r) for r in rows]}, **per_input)
@@ -206,7 +204,7 @@ def crud_fields(
     ) -> Any:
         errors: list[FieldError] = []
         pk = _decode_id(id, entity_name, "id", errors)
-        values = input_values(input, entity_name, "input", errors)
+        values = input_values(graphql_value(input), entity_name, "input", errors)
         if pk is None:
             _raise(errors)
         change = Change(pk, values, None if version is UNSET else version)
@@ -227,7 +225,7 @@ def crud_fields(
         changes = [
             Change(
                 _decode_id(item.id, entity_name, f"inputs.{i}.id", errors),
-                input_values(item.input, entity_name, f"inputs.{i}.input", errors),
+                input_values(graphql_value(item.input), entity_name, f"inputs.{i}.input", errors),
                 item.version,
             )
             for i, item in enumerate(inputs)
