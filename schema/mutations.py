@@ -28,7 +28,8 @@ from backend.query.entities import Entity, entity
 from backend.query.filters import Filter
 from backend.records import Change, Rules, create, delete, update
 from policies.scopes import record_filter
-from schema.fields import build, lazy
+from schema.context import Context
+from schema.fields import PLAN, build, lazy
 from schema.filters import graphql_value
 from schema.relay import from_global_id
 
@@ -92,24 +93,50 @@ class CreateExtension:
     """More fields on the create payloads, computed in the create's transaction.
 
     `fields`: payload field -> (GraphQL type of its value for one created item, description);
-    the batch payload holds a list of them, one per input. `run(info, create)` calls `create()`
+    the batch payload holds a list of them, one per input. `run(context, create)` calls `create()`
     (it may translate its errors) and returns the rows and, per row, the values of `fields`.
     """
 
     fields: Mapping[str, tuple[Any, str]]
     run: Callable[
-        [strawberry.Info, Callable[[], Awaitable[list[asyncpg.Record]]]],
+        [Context, Callable[[], Awaitable[list[asyncpg.Record]]]],
         Awaitable[tuple[list[asyncpg.Record], list[dict[str, Any]]]],
     ]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Written:
+    """What a mutation field wrote: the rows in input order (none for deletes) and, per created
+    row, the values of its create extension's payload fields."""
+
+    rows: list[asyncpg.Record]
+    extras: list[dict[str, Any]]
+
+
+Write = Callable[[Context, Mapping[str, Any]], Awaitable[Written]]
+"""A mutation field's write, from its arguments as graphql-core coerces them (GraphQL names).
+
+Both execution paths call it: the field's resolver (arguments turned back into dicts) and the
+executor's compiled write path (schema/compiler.py `plan_write`), found in the field's PLAN
+metadata as ("write", write)."""
+
+
 def _payload(
-    name: str, field_name: str, annotation: Any, description: str, extra: Mapping[str, tuple[Any, str]] | None = None
+    name: str,
+    field_name: str,
+    annotation: Any,
+    description: str,
+    plan: tuple[Any, ...],
+    extra: Mapping[str, tuple[Any, str]] | None = None,
 ) -> type:
+    """A payload type; `plan` describes its main field to the compiler (see schema/compiler.py)."""
     extra = extra or {}
     annotations = {field_name: annotation, **{k: t for k, (t, _) in extra.items()}}
-    described = {k: strawberry.field(description=text) for k, (_, text) in extra.items()}
-    cls = type(name, (), {"__annotations__": annotations, "__module__": __name__, **described})
+    fields = {
+        field_name: strawberry.field(metadata={PLAN: plan}),
+        **{k: strawberry.field(description=text) for k, (_, text) in extra.items()},
+    }
+    cls = type(name, (), {"__annotations__": annotations, "__module__": __name__, **fields})
     return strawberry.type(cls, description=description)
 
 
@@ -139,33 +166,98 @@ def crud_fields(
     extra = create_extension.fields if create_extension is not None else {}
 
     async def created(
-        info: strawberry.Info, items: list[dict[str, Any]], path: str, batch: bool, errors: list[FieldError]
-    ) -> tuple[list[asyncpg.Record], list[dict[str, Any]]]:
+        context: Context, items: list[dict[str, Any]], path: str, batch: bool, errors: list[FieldError]
+    ) -> Written:
         def run() -> Awaitable[list[asyncpg.Record]]:
-            return do_create(info.context.tx, items, path, batch, errors)
+            return do_create(context.tx, items, path, batch, errors)
 
         if create_extension is None:
-            return await run(), [{} for _ in items]
-        return await create_extension.run(info, run)
+            return Written(await run(), [{} for _ in items])
+        return Written(*await create_extension.run(context, run))
+
+    # -- the writes: arguments as graphql-core coerces them ------------------------------------
+
+    async def write_create_one(context: Context, arguments: Mapping[str, Any]) -> Written:
+        errors: list[FieldError] = []
+        values = input_values(arguments["input"], entity_name, "input", errors)
+        return await created(context, [values], "input", False, errors)
+
+    async def write_create_many(context: Context, arguments: Mapping[str, Any]) -> Written:
+        errors: list[FieldError] = []
+        inputs = arguments["inputs"]
+        items = [input_values(item, entity_name, f"inputs.{i}", errors) for i, item in enumerate(inputs)]
+        return await created(context, items, "inputs", True, errors)
+
+    async def write_update_one(context: Context, arguments: Mapping[str, Any]) -> Written:
+        errors: list[FieldError] = []
+        pk = _decode_id(arguments["id"], entity_name, "id", errors)
+        values = input_values(arguments["input"], entity_name, "input", errors)
+        if pk is None:
+            _raise(errors)
+        change = Change(pk, values, arguments.get("version"))
+        scope = _scope(context, entity_name, "update")
+        rows = await update(context.tx, rules, [change], path="input", batch=False, known_errors=errors, scope=scope)
+        return Written(rows, [])
+
+    async def write_update_many(context: Context, arguments: Mapping[str, Any]) -> Written:
+        errors: list[FieldError] = []
+        changes = [
+            Change(
+                _decode_id(item["id"], entity_name, f"inputs.{i}.id", errors),
+                input_values(item["input"], entity_name, f"inputs.{i}.input", errors),
+                item.get("version"),
+            )
+            for i, item in enumerate(arguments["inputs"])
+        ]
+        scope = _scope(context, entity_name, "update")
+        rows = await update(context.tx, rules, changes, path="inputs", batch=True, known_errors=errors, scope=scope)
+        return Written(rows, [])
+
+    async def write_delete_one(context: Context, arguments: Mapping[str, Any]) -> Written:
+        errors: list[FieldError] = []
+        pk = _decode_id(arguments["id"], entity_name, "id", errors)
+        _raise(errors)
+        change = Change(pk, {}, arguments.get("version"))
+        await delete(context.tx, rules, [change], path="", batch=False, scope=_scope(context, entity_name, "delete"))
+        return Written([], [])
+
+    async def write_delete_many(context: Context, arguments: Mapping[str, Any]) -> Written:
+        errors: list[FieldError] = []
+        changes = [Change(_decode_id(v, entity_name, f"ids.{i}", errors), {}) for i, v in enumerate(arguments["ids"])]
+        _raise(errors)
+        scope = _scope(context, entity_name, "delete")
+        await delete(context.tx, rules, changes, path="ids", batch=True, scope=scope)
+        return Written([], [])
+
+    # -- payloads and resolvers --------------------------------------------------------------
 
     nodes = GenericAlias(list, (node,))
-    one_payload = _payload(f"{entity_name}CreatePayload", single, node, f"The created {entity_name}.", extra)
+    one_payload = _payload(
+        f"{entity_name}CreatePayload", single, node, f"The created {entity_name}.", ("written", entity_name), extra
+    )
     many_payload = _payload(
         f"{_upper(many)}CreatePayload",
         many,
         nodes,
         f"The created {many}, in input order.",
+        ("written_list", entity_name),
         {
             k: (GenericAlias(list, (t,)), f"{text} One entry per input, in input order.")
             for k, (t, text) in extra.items()
         },
     )
-    updated_payload = _payload(f"{entity_name}UpdatePayload", single, node, f"The {entity_name} after the update.")
-    many_updated = _payload(f"{_upper(many)}UpdatePayload", many, nodes, f"The {many} after the update.")
-    deleted_payload = _payload(
-        f"{entity_name}DeletePayload", "deleted_id", strawberry.ID, "The id of the deleted object."
+    updated_payload = _payload(
+        f"{entity_name}UpdatePayload", single, node, f"The {entity_name} after the update.", ("written", entity_name)
     )
-    many_deleted = _payload(f"{_upper(many)}DeletePayload", "deleted_ids", list[strawberry.ID], "The deleted ids.")
+    many_updated = _payload(
+        f"{_upper(many)}UpdatePayload", many, nodes, f"The {many} after the update.", ("written_list", entity_name)
+    )
+    deleted_payload = _payload(
+        f"{entity_name}DeletePayload", "deleted_id", strawberry.ID, "The id of the deleted object.", ("argument", "id")
+    )
+    many_deleted = _payload(
+        f"{_upper(many)}DeletePayload", "deleted_ids", list[strawberry.ID], "The deleted ids.", ("argument", "ids")
+    )
     update_item = strawberry.input(
         type(
             f"{entity_name}UpdateItem",
@@ -181,18 +273,14 @@ def crud_fields(
 
     @typed(one_payload, input=create_input)
     async def create_one(info: strawberry.Info, input: Any, idempotency_key: str | None = UNSET) -> Any:
-        errors: list[FieldError] = []
-        values = input_values(graphql_value(input), entity_name, "input", errors)
-        rows, extras = await created(info, [values], "input", False, errors)
-        return one_payload(**{single: build(entity_name, rows[0])}, **extras[0])
+        written = await write_create_one(info.context, {"input": graphql_value(input)})
+        return one_payload(**{single: build(entity_name, written.rows[0])}, **written.extras[0])
 
     @typed(many_payload, inputs=GenericAlias(list, (create_input,)))
     async def create_many(info: strawberry.Info, inputs: list[Any], idempotency_key: str | None = UNSET) -> Any:
-        errors: list[FieldError] = []
-        items = [input_values(graphql_value(item), entity_name, f"inputs.{i}", errors) for i, item in enumerate(inputs)]
-        rows, extras = await created(info, items, "inputs", True, errors)
-        per_input = {k: [e[k] for e in extras] for k in extra}
-        return many_payload(**{many: [build(entity_name, r) for r in rows]}, **per_input)
+        written = await write_create_many(info.context, {"inputs": graphql_value(inputs)})
+        per_input = {k: [e[k] for e in written.extras] for k in extra}
+        return many_payload(**{many: [build(entity_name, r) for r in written.rows]}, **per_input)
 
     @typed(updated_payload, input=update_input)
     async def update_one(
@@ -202,81 +290,47 @@ def crud_fields(
         version: int | None = UNSET,
         idempotency_key: str | None = UNSET,
     ) -> Any:
-        errors: list[FieldError] = []
-        pk = _decode_id(id, entity_name, "id", errors)
-        values = input_values(graphql_value(input), entity_name, "input", errors)
-        if pk is None:
-            _raise(errors)
-        change = Change(pk, values, None if version is UNSET else version)
-        rows = await update(
-            info.context.tx,
-            rules,
-            [change],
-            path="input",
-            batch=False,
-            known_errors=errors,
-            scope=_scope(info, entity_name, "update"),
-        )
-        return updated_payload(**{single: build(entity_name, rows[0])})
+        arguments = {"id": id, "input": graphql_value(input), "version": None if version is UNSET else version}
+        written = await write_update_one(info.context, arguments)
+        return updated_payload(**{single: build(entity_name, written.rows[0])})
 
     @typed(many_updated, inputs=GenericAlias(list, (update_item,)))
     async def update_many(info: strawberry.Info, inputs: list[Any], idempotency_key: str | None = UNSET) -> Any:
-        errors: list[FieldError] = []
-        changes = [
-            Change(
-                _decode_id(item.id, entity_name, f"inputs.{i}.id", errors),
-                input_values(graphql_value(item.input), entity_name, f"inputs.{i}.input", errors),
-                item.version,
-            )
-            for i, item in enumerate(inputs)
-        ]
-        rows = await update(
-            info.context.tx,
-            rules,
-            changes,
-            path="inputs",
-            batch=True,
-            known_errors=errors,
-            scope=_scope(info, entity_name, "update"),
-        )
-        return many_updated(**{many: [build(entity_name, r) for r in rows]})
+        written = await write_update_many(info.context, {"inputs": graphql_value(inputs)})
+        return many_updated(**{many: [build(entity_name, r) for r in written.rows]})
 
     @typed(deleted_payload)
     async def delete_one(
         info: strawberry.Info, id: strawberry.ID, version: int | None = UNSET, idempotency_key: str | None = UNSET
     ) -> Any:
-        errors: list[FieldError] = []
-        pk = _decode_id(id, entity_name, "id", errors)
-        _raise(errors)
-        change = Change(pk, {}, None if version is UNSET else version)
-        await delete(info.context.tx, rules, [change], path="", batch=False, scope=_scope(info, entity_name, "delete"))
+        await write_delete_one(info.context, {"id": id, "version": None if version is UNSET else version})
         return deleted_payload(deleted_id=id)
 
     @typed(many_deleted)
     async def delete_many(info: strawberry.Info, ids: list[strawberry.ID], idempotency_key: str | None = UNSET) -> Any:
-        errors: list[FieldError] = []
-        changes = [Change(_decode_id(v, entity_name, f"ids.{i}", errors), {}) for i, v in enumerate(ids)]
-        _raise(errors)
-        await delete(info.context.tx, rules, changes, path="ids", batch=True, scope=_scope(info, entity_name, "delete"))
+        await write_delete_many(info.context, {"ids": ids})
         return many_deleted(deleted_ids=ids)
 
-    def field(resolver: Callable[..., Any], text: str) -> Any:
-        return strawberry.field(resolver=resolver, description=text)
+    def field(resolver: Callable[..., Any], write: Write, text: str) -> Any:
+        return strawberry.field(resolver=resolver, description=text, metadata={PLAN: ("write", write)})
 
     a = "an" if entity_name[0] in "AEIOU" else "a"
     return (
-        field(create_one, f"Create {a} {entity_name}. {IDEMPOTENCY_HELP}"),
-        field(create_many, f"Create up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
-        field(update_one, f"Change {a} {entity_name}; pass the version you read to refuse stale updates."),
-        field(update_many, f"Change up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
-        field(delete_one, f"Delete {a} {entity_name}. {IDEMPOTENCY_HELP}"),
-        field(delete_many, f"Delete up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
+        field(create_one, write_create_one, f"Create {a} {entity_name}. {IDEMPOTENCY_HELP}"),
+        field(create_many, write_create_many, f"Create up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
+        field(
+            update_one,
+            write_update_one,
+            f"Change {a} {entity_name}; pass the version you read to refuse stale updates.",
+        ),
+        field(update_many, write_update_many, f"Change up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
+        field(delete_one, write_delete_one, f"Delete {a} {entity_name}. {IDEMPOTENCY_HELP}"),
+        field(delete_many, write_delete_many, f"Delete up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
     )
 
 
-def _scope(info: strawberry.Info, entity_name: str, action: str) -> Filter | None:
+def _scope(context: Context, entity_name: str, action: str) -> Filter | None:
     """The caller's record scope for a write (sales may update only their own accounts)."""
-    context = info.context
     return record_filter(context.policy, context.principal, entity_name, action) if context.policy else None
 
 

@@ -15,6 +15,7 @@ from strawberry import UNSET
 from backend.customers import matching
 from backend.customers import merge as merging
 from backend.errors import BadInput, Conflict, FieldError
+from schema.context import Context
 from schema.customers.inputs import MatchRulesInput, MergeFieldChoiceInput
 from schema.customers.queries import nodes_by_id
 from schema.customers.types import DuplicateMatch, DuplicateReason, MatchRules, Merge
@@ -155,15 +156,15 @@ def duplicate_warnings(entity_name: str) -> CreateExtension:
     global ids (the backend refuses; it does not know GraphQL ids)."""
 
     async def run(
-        info: strawberry.Info, create: Callable[[], Awaitable[list[asyncpg.Record]]]
+        context: Context, create: Callable[[], Awaitable[list[asyncpg.Record]]]
     ) -> tuple[list[asyncpg.Record], list[dict[str, Any]]]:
         try:
             rows = await create()
         except matching.DuplicatesRejected as exc:
             described = exc.describe(lambda pk: to_global_id(entity_name, pk))
             raise Conflict(exc.message, **{**exc.extensions, "duplicates": described}) from None
-        found = await matching.matches_for(info.context.tx, entity_name, rows, scope=info.context.scope)
-        nodes = await nodes_by_id(info.context, entity_name, sorted({m.id for ms in found for m in ms}))
+        found = await matching.matches_for(context.tx, entity_name, rows, scope=context.scope)
+        nodes = await nodes_by_id(context, entity_name, sorted({m.id for ms in found for m in ms}))
         return rows, [
             {
                 "duplicates": [
