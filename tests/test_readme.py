@@ -35,7 +35,8 @@ def test_the_reference_table_has_one_well_formed_row_per_setting() -> None:
 
 def test_every_command_is_documented() -> None:
     documented = set(re.findall(r"^\| `([a-z]+(?: [a-z]+)?)[ `]", _section("CLI"), re.MULTILINE))
-    leaves = {" ".join(c) for c in cli_commands() if c} - {"tenant"}
+    commands = [c for c in cli_commands() if c]
+    leaves = {" ".join(c) for c in commands if not any(len(o) > len(c) and o[: len(c)] == c for o in commands)}
     assert documented == leaves
 
 

@@ -346,7 +346,7 @@ async def test_merges_and_undos_are_audited(tenant: Tenant) -> None:
         await merging.undo(tx, result.merge["id"])
         entries = await tx.fetch(
             "SELECT action, entity, entity_id, before, after FROM audit_log "
-            "WHERE tenant_id = $1 AND action LIKE 'merge%' ORDER BY id",
+            "WHERE tenant_id = $1 AND action LIKE 'merge%' ORDER BY at",
             tenant.id,
         )
     assert [(e["action"], e["entity"], e["entity_id"]) for e in entries] == [
