@@ -1,4 +1,4 @@
-"""Compiled reads: one GraphQL query operation -> one SQL statement that builds the `data` JSON.
+"""Compiled operations: one GraphQL query -> one SQL statement that builds the `data` JSON.
 
 The planner walks the validated operation with the schema. Every field it can plan is turned
 into SQL with the same builder the DataLoaders use (backend.query.sql: visibility, filters,
@@ -16,16 +16,24 @@ Plans are cached with the document, keyed by the operation, the *shape* of the v
 SQL text) and the record scope. Every other value is a bind parameter resolved per request
 (`Deferred`), so the statement is prepared once per connection and reused.
 
-A field the planner does not know (computed in Python, `node`, mutations) makes the whole
-operation go through the Strawberry executor. Bad argument values are found when a plan is
-bound; the executor then answers, so errors look the same on both paths.
+Writes (`plan_write`): a mutation operation of one CRUD field (schema/mutations.py) runs that
+field's write function in Python, which holds every rule of a write, then one statement
+builds the payload from the ids it wrote, with the same node planning as reads. The written
+rows are shown whatever the caller's read scope (the executor shows them too); what they
+lead to is scoped as every read is.
+
+A field the planner does not know (computed in Python, `node`, several mutations in one
+operation) makes the whole operation go through the Strawberry executor. Bad argument values
+are found when a plan is bound (for a write, before anything is written); the executor then
+answers, so errors look the same on both paths.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
@@ -36,6 +44,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLField,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLInterfaceType,
@@ -47,6 +56,7 @@ from graphql import (
     ListValueNode,
     ObjectValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValueNode,
     VariableNode,
@@ -78,6 +88,18 @@ class Plan:
 
     def bind(self, env: Mapping[str, Any]) -> list[Any]:
         return [p.resolve(env) if isinstance(p, Deferred) else p for p in self.params]
+
+
+@dataclass(frozen=True, slots=True)
+class WritePlan:
+    """A mutation of one write field: run `write`, then `payload` (bound with the written row
+    ids as env "ids" and the coerced arguments as env "arguments") builds its JSON."""
+
+    key: str  # the field's response key
+    field: FieldNode  # its arguments and, for errors, its location
+    definition: GraphQLField
+    write: Any  # schema.mutations.Write (this module does not depend on the mutation layer)
+    payload: Plan
 
 
 def variable_shape(value: Any, key: str = "") -> Any:
@@ -133,27 +155,55 @@ class Compiler:
         planner = _Planner(self, fragments, variables, scope, custom_kinds)
         root = self.graphql_schema.query_type
         assert root is not None
-        try:
+        with _planning():
             pairs = [
                 (key, planner.root_field(root, nodes))
                 for key, nodes in planner.collect(root, operation.selection_set).items()
             ]
-        except (ValueError, BadInput) as exc:
-            # A literal argument is invalid: the executor reports it the way it always does.
-            raise NotCompilable(str(exc)) from None
-        except NotCompilable:
-            raise
-        except Exception as exc:  # a planner bug must not fail the request: the executor answers it
-            log.exception("could not plan an operation; the executor answers it")
-            raise NotCompilable(str(exc)) from exc
         return _compact(f"SELECT ({_object(pairs)})::text", planner.q.params.values)
+
+    def plan_write(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        scope: Scope | None,
+        custom_kinds: Mapping[str, Mapping[str, str]],
+    ) -> WritePlan:
+        """Plan a mutation operation of one write field (schema/mutations.py): the write runs in
+        Python, then one statement builds the payload from what it wrote. Raises NotCompilable
+        when the executor must answer (several fields, payload fields computed in Python)."""
+        planner = _Planner(self, fragments, variables, scope, custom_kinds)
+        root = self.graphql_schema.mutation_type
+        assert root is not None
+        fields = planner.collect(root, operation.selection_set)
+        if len(fields) != 1:
+            raise NotCompilable("a mutation operation of several fields")
+        ((key, nodes),) = fields.items()
+        node = nodes[0]
+        name = node.name.value
+        if len(nodes) > 1 or name == "__typename":
+            raise NotCompilable(name)
+        meta = planner.plan_meta(root.name, name)
+        if meta[0] != "write":
+            raise NotCompilable(name)
+        payload_type = get_named_type(root.fields[name].type)
+        assert isinstance(payload_type, GraphQLObjectType)
+        with _planning():
+            pairs = [
+                (sub_key, planner.payload_field(payload_type, sub_nodes))
+                for sub_key, sub_nodes in planner.collect(payload_type, planner.merged(nodes)).items()
+            ]
+        payload = _compact(f"SELECT ({_object(pairs)})::text", planner.q.params.values)
+        return WritePlan(key, node, root.fields[name], meta[1], payload)
 
     def custom_field_needs(
         self, operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode], variables: Any
     ) -> set[str]:
         """Entities whose custom field kinds the plan needs (read before planning)."""
         planner = _Planner(self, fragments, variables, None, {})
-        root = self.graphql_schema.query_type
+        mutation = operation.operation is OperationType.MUTATION
+        root = self.graphql_schema.mutation_type if mutation else self.graphql_schema.query_type
         assert root is not None
         found: set[str] = set()
         planner.walk_arguments(root, operation.selection_set, found)
@@ -161,6 +211,20 @@ class Compiler:
 
     def strawberry_field(self, type_name: str, field_name: str) -> Any:
         return self._meta.get((type_name, field_name))
+
+
+@contextmanager
+def _planning() -> Iterator[None]:
+    try:
+        yield
+    except (ValueError, BadInput) as exc:
+        # A literal argument is invalid: the executor reports it the way it always does.
+        raise NotCompilable(str(exc)) from None
+    except NotCompilable:
+        raise
+    except Exception as exc:  # a planner bug must not fail the request: the executor answers it
+        log.exception("could not plan an operation; the executor answers it")
+        raise NotCompilable(str(exc)) from exc
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -259,7 +323,7 @@ class _Planner:
         return True
 
     @staticmethod
-    def _merged(nodes: list[FieldNode]) -> SelectionSetNode:
+    def merged(nodes: list[FieldNode]) -> SelectionSetNode:
         selections = [s for node in nodes if node.selection_set for s in node.selection_set.selections]
         return SelectionSetNode(selections=tuple(selections))
 
@@ -270,7 +334,7 @@ class _Planner:
         name = node.name.value
         if name == "__typename":
             return f"'{root.name}'"
-        meta = self._plan_meta(root.name, name)
+        meta = self.plan_meta(root.name, name)
         field_type = root.fields[name].type
         if meta[0] == "root_one":
             target = entity(meta[1])
@@ -283,7 +347,41 @@ class _Planner:
             return self._connection(root, nodes, entity(meta[1]), None)
         raise NotCompilable(name)
 
-    def _plan_meta(self, type_name: str, field_name: str) -> tuple[Any, ...]:
+    def payload_field(self, payload_type: GraphQLObjectType, nodes: list[FieldNode]) -> str:
+        """A field of a write's payload: the written row(s) as nodes, or an argument echoed."""
+        name = nodes[0].name.value
+        if name == "__typename":
+            return f"'{payload_type.name}'"
+        meta = self.plan_meta(payload_type.name, name)
+        field_type = payload_type.fields[name].type
+        if meta[0] == "written":
+            # The row the caller just wrote, whatever their read scope (the executor returns it
+            # as written); what it leads to is scoped as every read is.
+            target = entity(meta[1])
+            alias = self.q.alias()
+            pk = self.q.param(Deferred(lambda env: env["ids"][0]), "uuid")
+            body = self._node_json(target, alias, get_named_type(field_type), self.merged(nodes))
+            where = f"{alias}.id = {pk} AND {self.q.visible(target, alias, scoped=False)}"
+            return f"(SELECT {body} FROM {target.table} {alias} WHERE {where})"
+        if meta[0] == "written_list":
+            target = entity(meta[1])
+            alias, w = self.q.alias(), self.q.alias("w")
+            ids = self.q.param(Deferred(lambda env: env["ids"]), "uuid[]")
+            body = self._node_json(target, alias, get_named_type(field_type), self.merged(nodes))
+            return (
+                f"(SELECT coalesce(json_agg({body} ORDER BY {w}.o), '[]') "
+                f"FROM unnest({ids}) WITH ORDINALITY {w}(id, o) JOIN {target.table} {alias} ON {alias}.id = {w}.id "
+                f"WHERE {self.q.visible(target, alias, scoped=False)})"
+            )
+        if meta[0] == "argument":
+            argument = meta[1]
+            nullable = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+            listed = isinstance(nullable, GraphQLList)
+            value = self.q.param(Deferred(lambda env: env["arguments"][argument]), "text[]" if listed else "text")
+            return f"to_json({value})"
+        raise NotCompilable(f"{payload_type.name}.{name}")
+
+    def plan_meta(self, type_name: str, field_name: str) -> tuple[Any, ...]:
         strawberry_field = self.compiler.strawberry_field(type_name, field_name)
         meta = strawberry_field.metadata.get(PLAN) if strawberry_field is not None else None
         if meta is None:
@@ -294,7 +392,7 @@ class _Planner:
 
     def _row_object(self, target: Entity, alias: str, object_type: Any, nodes: list[FieldNode], condition: str) -> str:
         """A scalar subquery: the JSON object of the one visible row matching `condition`, or null."""
-        body = self._node_json(target, alias, object_type, self._merged(nodes))
+        body = self._node_json(target, alias, object_type, self.merged(nodes))
         return f"(SELECT {body} FROM {target.table} {alias} WHERE {condition} AND {self.q.visible(target, alias)})"
 
     def _node_json(self, target: Entity, alias: str, object_type: Any, selection_set: SelectionSetNode) -> str:
@@ -334,7 +432,7 @@ class _Planner:
             sub_type = get_named_type(object_type.fields[name].type)
             assert isinstance(sub_type, GraphQLObjectType)
             pairs = []
-            for key, sub_nodes in self.collect(sub_type, self._merged(nodes)).items():
+            for key, sub_nodes in self.collect(sub_type, self.merged(nodes)).items():
                 sub_name = sub_nodes[0].name.value
                 expr = f"'{sub_type.name}'" if sub_name == "__typename" else parts[_snake(sub_name)](alias)
                 pairs.append((key, expr))
@@ -379,7 +477,7 @@ class _Planner:
         backward = page.request.backward
         order = self.q.order_by(target, a, page.request.ordering, reverse=backward)
         size = self.q.param(page.size, "int")
-        selected = self.collect(connection_type, self._merged(nodes))
+        selected = self.collect(connection_type, self.merged(nodes))
         # One row beyond the page tells whether there is more in the direction of paging; only
         # fetch and number it when pageInfo asks (list screens often do not).
         needs_more = _asks(selected, "pageInfo", "hasPreviousPage" if backward else "hasNextPage")
@@ -417,12 +515,12 @@ class _Planner:
             if name == "__typename":
                 pairs.append((key, f"'{connection_type.name}'"))
             elif name == "nodes":
-                pairs.append((key, shown(node_column(self._merged(field_nodes)))))
+                pairs.append((key, shown(node_column(self.merged(field_nodes)))))
             elif name == "edges":
                 edge_type = get_named_type(connection_type.fields["edges"].type)
                 assert isinstance(edge_type, GraphQLObjectType)
                 edge_pairs = []
-                for edge_key, edge_nodes in self.collect(edge_type, self._merged(field_nodes)).items():
+                for edge_key, edge_nodes in self.collect(edge_type, self.merged(field_nodes)).items():
                     edge_name = edge_nodes[0].name.value
                     if edge_name == "__typename":
                         edge_pairs.append((edge_key, f"'{edge_type.name}'"))
@@ -430,13 +528,13 @@ class _Planner:
                         needs_cursor = True
                         edge_pairs.append((edge_key, f"{x}.c"))
                     else:
-                        edge_pairs.append((edge_key, node_column(self._merged(edge_nodes))))
+                        edge_pairs.append((edge_key, node_column(self.merged(edge_nodes))))
                 pairs.append((key, shown(_object(edge_pairs))))
             elif name == "pageInfo":
                 info_type = get_named_type(connection_type.fields["pageInfo"].type)
                 assert isinstance(info_type, GraphQLObjectType)
                 info_pairs = []
-                for info_key, info_nodes in self.collect(info_type, self._merged(field_nodes)).items():
+                for info_key, info_nodes in self.collect(info_type, self.merged(field_nodes)).items():
                     info_name = info_nodes[0].name.value
                     if info_name == "__typename":
                         info_pairs.append((info_key, f"'{info_type.name}'"))
@@ -557,7 +655,7 @@ class _Planner:
                 )
             child = get_named_type(parent.fields[name].type)
             if isinstance(child, GraphQLObjectType) and node.selection_set is not None:
-                self.walk_arguments(child, self._merged(nodes), found)
+                self.walk_arguments(child, self.merged(nodes), found)
 
 
 def _from_variable(value: Any, getter: Callable[[Mapping[str, Any]], Any], key: str) -> Any:

@@ -22,8 +22,9 @@ def format_errors(errors: list[GraphQLError], request_id: str) -> list[dict[str,
                 out.append(_entry(item.message, error, {"code": ErrorCode.BAD_USER_INPUT.value, "field": item.field}))
         elif isinstance(original, AppError):
             out.append(_entry(original.message, error, original.as_extensions()))
-        elif original is None:
-            # Syntax, validation and variable coercion errors: the client sent something invalid.
+        elif original is None or isinstance(original, GraphQLError):
+            # Syntax, validation and variable coercion errors (which wrap the value's own error):
+            # the client sent something invalid.
             extensions = dict(error.extensions or {})
             extensions.setdefault("code", ErrorCode.BAD_USER_INPUT.value)
             out.append(_entry(error.message, error, extensions))

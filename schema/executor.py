@@ -1,6 +1,7 @@
 """One GraphQL operation, from source text to response bytes.
 
-    cached parse + validation -> depth/alias limits -> cost -> field policy -> tenant transaction -> execute
+    cached parse + validation -> depth/alias limits -> cost -> field policy -> tenant transaction
+    -> compiled statement (schema/compiler.py) or, for what it cannot plan, the Strawberry executor
 
 The field policy check (policies/access.py) refuses an operation that touches a field the
 caller may not, before any SQL, on both paths (compiled statement and executor); the record
@@ -13,14 +14,16 @@ of its fields fails, so a response never reports half-written data.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import orjson
 import strawberry
-from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute
-from graphql.execution.values import get_variable_values
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute, located_error
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.utils.await_maybe import await_maybe
 
@@ -33,7 +36,7 @@ from backend.errors import AppError, BadInput, Conflict
 from backend.settings import Environment, Settings
 from policies.access import AccessControl
 from policies.enforcer import TenantPolicy
-from schema.compiler import Compiler, NotCompilable, Plan, variable_shape
+from schema.compiler import Compiler, NotCompilable, Plan, WritePlan, variable_shape
 from schema.context import Context
 from schema.documents import DocumentCache, PreparedDocument
 from schema.errors import format_errors, log
@@ -129,10 +132,13 @@ class GraphQLExecutor:
 
         assert prepared.document is not None
         readonly = operation.operation is OperationType.QUERY
+        write: _Write | None = None
         if readonly and compiled:
             answer = await self._compiled(principal, policy, prepared, operation, request, request_id, extensions)
             if answer is not None:
                 return answer
+        elif compiled:
+            write = await self._write_plan(principal, policy, prepared, operation, request)
         try:
             keyed: list[KeyedField] = []
             if operation.operation is OperationType.MUTATION:
@@ -158,16 +164,19 @@ class GraphQLExecutor:
                     scope=self.access.scope(policy, principal, "read"),
                     policy=policy,
                 )
-                result = await await_maybe(
-                    execute(
-                        self.graphql_schema,
-                        prepared.document,
-                        context_value=context,
-                        variable_values=request.variables,
-                        operation_name=request.operation_name,
-                        **self._executor_kwargs,
+                if write is not None:
+                    result = await write.run(context)
+                else:
+                    result = await await_maybe(
+                        execute(
+                            self.graphql_schema,
+                            prepared.document,
+                            context_value=context,
+                            variable_values=request.variables,
+                            operation_name=request.operation_name,
+                            **self._executor_kwargs,
+                        )
                     )
-                )
                 assert isinstance(result, ExecutionResult)
                 if result.errors and not readonly:
                     raise _Rollback(result)
@@ -177,7 +186,8 @@ class GraphQLExecutor:
                     assert result.data is not None
                     await idempotency.remember(tx, item.key, result.data[item.response_key])
                 if self.explain:
-                    extensions["plan"] = {"path": "executor", "statements": tx.statements}
+                    path = "compiled" if write is not None else "executor"
+                    extensions["plan"] = {"path": path, "statements": tx.statements}
         except _Rollback as rollback:
             return _encode(None, format_errors(list(rollback.result.errors or ()), request_id), extensions)
         except AppError as error:
@@ -198,9 +208,63 @@ class GraphQLExecutor:
         extensions: dict[str, Any],
     ) -> bytes | None:
         """The response from one compiled statement, or None when the executor must answer."""
+        found = await self._plan(principal, policy, prepared, operation, request, self.compiler.plan)
+        if found is None:
+            return None
+        plan, variables = found
+        assert isinstance(plan, Plan)
+        try:
+            params = plan.bind(_env(principal, variables.coerced))
+        except (AppError, ValueError):
+            return None  # a bad argument value: the executor reports it with its path
+        try:
+            data: str = await read_one(principal.tenant_id, principal.actor, request_id, plan.sql, params)
+        except asyncpg.PostgresError:
+            log.exception("compiled statement failed (request %s); the executor answers", request_id)
+            return None
+        if self.explain:
+            extensions["plan"] = {"path": "compiled", "statements": 1}
+        return b'{"data":' + data.encode() + b',"extensions":' + orjson.dumps(extensions) + b"}"
+
+    async def _write_plan(
+        self,
+        principal: Principal,
+        policy: TenantPolicy,
+        prepared: PreparedDocument,
+        operation: OperationDefinitionNode,
+        request: OperationRequest,
+    ) -> _Write | None:
+        """A mutation of one write field, ready to run without the executor (None: it answers)."""
+        found = await self._plan(principal, policy, prepared, operation, request, self.compiler.plan_write)
+        if found is None:
+            return None
+        plan, variables = found
+        assert isinstance(plan, WritePlan)
+        try:
+            arguments = get_argument_values(plan.definition, plan.field, variables)
+        except GraphQLError:
+            return None  # the executor reports it with its path
+        env = _env(principal, variables.coerced)
+        try:  # the payload's own arguments (a filter on a nested connection), before anything is written
+            plan.payload.bind({**env, "ids": [_NO_ROW], "arguments": arguments})
+        except (AppError, ValueError):
+            return None  # the executor reports a bad one with its path
+        return _Write(plan, arguments, env)
+
+    async def _plan(
+        self,
+        principal: Principal,
+        policy: TenantPolicy,
+        prepared: PreparedDocument,
+        operation: OperationDefinitionNode,
+        request: OperationRequest,
+        planner: Callable[..., Plan | WritePlan],
+    ) -> tuple[Any, VariableValues] | None:
+        """The operation's plan (memoized with the document) and its coerced variables; None when
+        it cannot be compiled or a variable is invalid (the executor reports it)."""
         coerced = get_variable_values(self.graphql_schema, operation.variable_definitions or (), request.variables)
         if isinstance(coerced, list):
-            return None  # invalid variables: the executor reports them
+            return None
         variables = coerced.coerced
         # The record filters go into the plan with the caller's ids as parameters: callers with
         # the same roles share a plan.
@@ -215,32 +279,13 @@ class GraphQLExecutor:
         plan = prepared.memo.get(key)
         if plan is None:
             try:
-                plan = self.compiler.plan(operation, prepared.fragments, variables, scope, kinds)
+                plan = planner(operation, prepared.fragments, variables, scope, kinds)
             except NotCompilable:
                 plan = _NOT_COMPILABLE
             _remember(prepared, key, plan)
         if plan is _NOT_COMPILABLE:
             return None
-        assert isinstance(plan, Plan)
-        try:
-            params = plan.bind(
-                {
-                    "variables": variables,
-                    "tenant_id": principal.tenant_id,
-                    "user_id": principal.actor.id,
-                    "team_id": principal.team_id,
-                }
-            )
-        except (AppError, ValueError):
-            return None  # a bad argument value: the executor reports it with its path
-        try:
-            data: str = await read_one(principal.tenant_id, principal.actor, request_id, plan.sql, params)
-        except asyncpg.PostgresError:
-            log.exception("compiled statement failed (request %s); the executor answers", request_id)
-            return None
-        if self.explain:
-            extensions["plan"] = {"path": "compiled", "statements": 1}
-        return b'{"data":' + data.encode() + b',"extensions":' + orjson.dumps(extensions) + b"}"
+        return plan, coerced
 
     async def _custom_kinds(self, principal: Principal, entities: set[str]) -> dict[str, dict[str, str]]:
         async with tenant_transaction(principal.tenant_id, actor=principal.actor, readonly=True) as tx:
@@ -261,7 +306,39 @@ class GraphQLExecutor:
         return {item.response_key: claim.replay for item, claim in zip(keyed, claims, strict=True)}
 
 
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """A compiled write bound to its request: the field's write, then one payload statement."""
+
+    plan: WritePlan
+    arguments: dict[str, Any]
+    env: dict[str, Any]
+
+    async def run(self, context: Context) -> ExecutionResult:
+        plan = self.plan
+        try:
+            written = await plan.write(context, self.arguments)
+            params = plan.payload.bind(
+                {**self.env, "ids": [row["id"] for row in written.rows], "arguments": self.arguments}
+            )
+            payload = await context.tx.fetchval(plan.payload.sql, *params)
+        except Exception as exc:  # reported as the executor reports a resolver's error
+            return ExecutionResult(None, [located_error(exc, [plan.field], [plan.key])])
+        return ExecutionResult({plan.key: orjson.loads(payload)}, None)
+
+
+def _env(principal: Principal, variables: dict[str, Any]) -> dict[str, Any]:
+    """What a plan's parameters are resolved from (besides a write's results)."""
+    return {
+        "variables": variables,
+        "tenant_id": principal.tenant_id,
+        "user_id": principal.actor.id,
+        "team_id": principal.team_id,
+    }
+
+
 _NOT_COMPILABLE = object()
+_NO_ROW = uuid.UUID(int=0)
 _MEMO_PER_DOCUMENT = 256  # plans, costs and the like per document (variable shapes vary)
 
 

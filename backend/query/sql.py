@@ -127,18 +127,18 @@ class Query:
 
     # -- row visibility --------------------------------------------------------------------
 
-    def visible(self, target: Entity, alias: str, filter: Filter | None = None) -> str:
-        """The tenant condition, the caller's filter and the record scope, ANDed."""
+    def visible(self, target: Entity, alias: str, filter: Filter | None = None, *, scoped: bool = True) -> str:
+        """The tenant condition, the caller's filter and the record scope (unless not `scoped`), ANDed."""
         parts = [f"{alias}.{tenant_column(target)} = {self.tenant}"]
         if filter is not None:
             parts.append(self.where(target, alias, filter))
-        scoped = self.scope(target) if self.scope and not self._scoping else None
-        if scoped is not None:
+        scope = self.scope(target) if scoped and self.scope and not self._scoping else None
+        if scope is not None:
             # A scope is a statement about ownership ("the account's owner is in my team"):
             # the rows it passes through (the owner, in users) are not themselves scoped.
             self._scoping += 1
             try:
-                parts.append(self.where(target, alias, scoped))
+                parts.append(self.where(target, alias, scope))
             finally:
                 self._scoping -= 1
         return " AND ".join(parts)

@@ -58,6 +58,18 @@ async def test_invalid_documents_are_bad_user_input(api: Api, tenant: Tenant) ->
 
 
 @pytest.mark.parametrize(
+    "value", [{"name": "A", "website": "unknown field"}, {"name": 3}, {"name": "A", "tier": "PLATINUM"}, {}]
+)
+async def test_invalid_variable_values_are_bad_user_input(api: Api, tenant: Tenant, value: dict[str, object]) -> None:
+    query = "mutation M($input: AccountCreateInput!) { accountCreate(input: $input) { account { id } } }"
+    body = await api.graphql(tenant, query, {"input": value})
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert error["message"].startswith("Variable '$input' has invalid value")
+
+
+@pytest.mark.parametrize(
     "body", [b"not json", b"[]", b'{"query": 1}', b'"text"', b'{"query": "{ x }", "variables": 3}']
 )
 async def test_malformed_requests_get_a_clear_error(api: Api, tenant: Tenant, body: bytes) -> None:
