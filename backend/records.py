@@ -23,6 +23,7 @@ from uuid_utils.compat import uuid7
 from backend.context import TenantContext
 from backend.custom_fields import service as custom_fields
 from backend.errors import BadInput, Conflict, FieldError, Forbidden, NotFound
+from backend.naming import camel
 from backend.query import reads, writes
 from backend.query.entities import Entity, entity
 from backend.query.filters import Filter
@@ -41,7 +42,7 @@ class Draft:
     errors: list[FieldError] = field(default_factory=list)
 
     def error(self, name: str, message: str) -> None:
-        self.errors.append(FieldError(f"{self.path}.{_camel(name)}" if self.path else _camel(name), message))
+        self.errors.append(FieldError(f"{self.path}.{camel(name)}" if self.path else camel(name), message))
 
     def get(self, name: str) -> Any:
         """The value after the write: the new one if given, else the current one."""
@@ -60,7 +61,7 @@ class Draft:
             try:
                 self.values[name] = check(self.values[name])
             except ValueError as exc:
-                self.error(name, f"{_camel(name)} {exc}")
+                self.error(name, f"{camel(name)} {exc}")
 
 
 def entity_column(draft: Draft, name: str) -> str:
@@ -81,11 +82,6 @@ class Rules:
     prepare: Callable[[TenantContext, list[Draft]], Awaitable[None]] | None = None
     # Follow-up writes for the rows created, updated or deleted (e.g. order totals).
     after_write: Callable[[TenantContext, list[asyncpg.Record]], Awaitable[None]] | None = None
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _batch_path(path: str, index: int, batch: bool) -> str:

@@ -66,6 +66,7 @@ from graphql import (
 from strawberry.types.base import StrawberryObjectDefinition
 
 from backend.errors import BadInput
+from backend.naming import camel, snake
 from backend.query.entities import Entity, Kind, entity
 from backend.query.reads import PageRequest
 from backend.query.sql import Deferred, Ordering, Query, Scope, decode_cursor
@@ -140,7 +141,7 @@ class Compiler:
             definition = type_definition.definition
             if isinstance(definition, StrawberryObjectDefinition):
                 for strawberry_field in definition.fields:
-                    name = strawberry_field.graphql_name or _camel(strawberry_field.python_name)
+                    name = strawberry_field.graphql_name or camel(strawberry_field.python_name)
                     self._meta[(definition.name, name)] = strawberry_field
 
     def plan(
@@ -235,11 +236,6 @@ def _compact(sql: str, values: list[Any]) -> Plan:
     used = sorted({int(n) for n in _PLACEHOLDER.findall(sql)})
     numbers = {old: new for new, old in enumerate(used, start=1)}
     return Plan(_PLACEHOLDER.sub(lambda m: f"${numbers[int(m[1])]}", sql), tuple(values[i - 1] for i in used))
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _object(pairs: Iterable[tuple[str, str]]) -> str:
@@ -434,7 +430,7 @@ class _Planner:
             pairs = []
             for key, sub_nodes in self.collect(sub_type, self.merged(nodes)).items():
                 sub_name = sub_nodes[0].name.value
-                expr = f"'{sub_type.name}'" if sub_name == "__typename" else parts[_snake(sub_name)](alias)
+                expr = f"'{sub_type.name}'" if sub_name == "__typename" else parts[snake(sub_name)](alias)
                 pairs.append((key, expr))
             return _object(pairs)
         if strawberry_field.base_resolver is not None or strawberry_field.python_name not in target.columns:
@@ -681,10 +677,6 @@ def _asks(selected: Mapping[str, list[FieldNode]], field: str, sub_field: str) -
                 if not isinstance(sub, FieldNode) or sub.name.value == sub_field:
                     return True
     return False
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 def _global_id(type_name: str, alias: str) -> str:

@@ -19,6 +19,7 @@ from strawberry.scalars import JSON
 
 from backend.custom_fields.service import coerce
 from backend.errors import BadInput, FieldError
+from backend.naming import camel, snake
 from backend.query.entities import Entity, entity
 from backend.query.filters import And, Compare, CustomField, Filter, Not, Op, Or, Related, all_of
 from backend.query.sql import Deferred, Ordering, SortKey
@@ -146,7 +147,7 @@ def graphql_value(value: Any) -> Any:
     for field in definition.fields:
         given = getattr(value, field.python_name)
         if given is not UNSET:
-            found[field.graphql_name or _camel(field.python_name)] = graphql_value(given)
+            found[field.graphql_name or camel(field.python_name)] = graphql_value(given)
     return found
 
 
@@ -171,15 +172,6 @@ def _set(value: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in value.items() if v is not None]
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.rstrip("_").split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
-
-
 def _translate(
     value: Mapping[str, Any],
     target: Entity,
@@ -190,7 +182,7 @@ def _translate(
     items: list[Filter | None] = []
     for key, given in _set(value):
         here = f"{path}.{key}"
-        name = _snake(key)
+        name = snake(key)
         if key == "not":
             inner = _translate(given, target, kinds, here, errors)
             items.append(Not(inner) if inner is not None else None)
@@ -292,8 +284,8 @@ def custom_field_entities(target: Entity, filter: Mapping[str, Any] | None, orde
             elif key in ("and", "or", "not"):
                 for item in given if isinstance(given, list) else [given]:
                     walk(item, current)
-            elif _snake(key) in current.relations:
-                walk(given, entity(current.relations[_snake(key)].target))
+            elif snake(key) in current.relations:
+                walk(given, entity(current.relations[snake(key)].target))
 
     if filter:
         walk(filter, target)

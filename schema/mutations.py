@@ -24,6 +24,7 @@ from strawberry import UNSET
 
 from backend.context import TenantContext
 from backend.errors import BadInput, FieldError
+from backend.naming import snake
 from backend.query.entities import Entity, entity
 from backend.query.filters import Filter
 from backend.records import Change, Rules, create, delete, update
@@ -45,7 +46,7 @@ def input_values(value: Mapping[str, Any], entity_name: str, path: str, errors: 
     target = entity(entity_name)
     values: dict[str, Any] = {}
     for key, given in value.items():
-        name = _snake(key)
+        name = snake(key)
         try:
             values[name] = _model_value(given, target, name, f"{path}.{key}", errors)
         except BadInput as exc:
@@ -61,10 +62,6 @@ def _model_value(given: Any, target: Entity, name: str, path: str, errors: list[
         nested = target.relations[name].target
         return [input_values(item, nested, f"{path}.{i}", errors) for i, item in enumerate(given)]
     return given.value if isinstance(given, Enum) else given
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 def _decode_id(value: str, entity_name: str, field: str, errors: list[FieldError]) -> Any:

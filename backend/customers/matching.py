@@ -30,6 +30,7 @@ import asyncpg
 
 from backend.context import TenantContext
 from backend.errors import BadInput, Conflict, FieldError
+from backend.naming import camel
 from backend.query.entities import SQL_TYPES, entity
 from backend.query.sql import Query, Scope
 from backend.records import Draft
@@ -75,15 +76,10 @@ class MatchRules:
 T = TypeVar("T")
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def to_json(rules: Any) -> dict[str, Any]:
     """The stored (and GraphQL) form: camelCase keys, nested sections."""
     return {
-        _camel(f.name): to_json(value) if dataclasses.is_dataclass(value) else value
+        camel(f.name): to_json(value) if dataclasses.is_dataclass(value) else value
         for f in dataclasses.fields(rules)
         for value in [getattr(rules, f.name)]
     }
@@ -91,7 +87,7 @@ def to_json(rules: Any) -> dict[str, Any]:
 
 def _apply(current: T, changes: Mapping[str, Any], path: str, errors: list[FieldError]) -> T:
     """`current` with `changes` (camelCase keys, nested sections) applied; problems go to `errors`."""
-    known = {_camel(f.name): f.name for f in dataclasses.fields(current)}  # type: ignore[arg-type]
+    known = {camel(f.name): f.name for f in dataclasses.fields(current)}  # type: ignore[arg-type]
     updates: dict[str, Any] = {}
     for key, value in changes.items():
         here = f"{path}.{key}" if path else key

@@ -36,6 +36,7 @@ from uuid_utils.compat import uuid7
 from backend.audit import service as audit
 from backend.context import TenantContext
 from backend.errors import BadInput, Conflict, FieldError, NotFound
+from backend.naming import camel
 from backend.query import writes
 from backend.query.entities import Entity, Kind, entity
 
@@ -77,15 +78,10 @@ class UndoResult:
     restored: list[asyncpg.Record]
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def mergeable_fields(entity_name: str) -> dict[str, str]:
     """GraphQL field name -> column, for every field a merge can take from a merged record."""
     target = entity(entity_name)
-    return {_camel(name): name for name in target.columns if name not in SYSTEM_COLUMNS and name != "custom_fields"}
+    return {camel(name): name for name in target.columns if name not in SYSTEM_COLUMNS and name != "custom_fields"}
 
 
 def moved_counts(snapshot: Mapping[str, Any]) -> list[Moved]:

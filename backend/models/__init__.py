@@ -6,6 +6,7 @@ from backend.models.api_key import ApiKey, ApiKeySecret
 from backend.models.audit import AuditEntry
 from backend.models.contact import Contact
 from backend.models.custom_field import CustomFieldDefinition, CustomFieldKind
+from backend.models.event import Event
 from backend.models.feedback import Feedback, FeedbackKind, Sentiment
 from backend.models.idempotency import IdempotencyKey, TenantCounter
 from backend.models.merge import Merge
@@ -29,6 +30,7 @@ __all__ = [
     "CustomFieldDefinition",
     "CustomFieldKind",
     "Effect",
+    "Event",
     "Feedback",
     "FeedbackKind",
     "IdempotencyKey",

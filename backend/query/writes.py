@@ -15,6 +15,7 @@ import asyncpg
 
 from backend.context import TenantContext
 from backend.errors import BadInput, Conflict, FieldError, Forbidden, NotFound
+from backend.naming import camel
 from backend.query.entities import SQL_TYPES, Entity, Kind
 from backend.query.filters import Filter
 from backend.query.sql import Query
@@ -165,9 +166,4 @@ def _field_of(target: Entity, exc: asyncpg.PostgresError) -> str:
         if column not in target.columns:
             # foreign keys are named after the relation: accounts_parent_fk -> parent_id
             column = f"{column}_id" if f"{column}_id" in target.columns else ""
-    return _camel(column) if column else ""
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+    return camel(column) if column else ""

@@ -15,6 +15,7 @@ from strawberry import UNSET
 from backend.customers import matching
 from backend.customers import merge as merging
 from backend.errors import BadInput, Conflict, FieldError
+from backend.naming import camel
 from schema.context import Context
 from schema.customers.inputs import MatchRulesInput, MergeFieldChoiceInput
 from schema.customers.queries import nodes_by_id
@@ -24,11 +25,6 @@ from schema.mutations import IDEMPOTENCY_HELP, CreateExtension, typed
 from schema.relay import Node, from_global_id, to_global_id
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.rstrip("_").split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def _changes(value: Any) -> dict[str, Any]:
     """The fields given in an input, nested inputs included, under their GraphQL names."""
     changes: dict[str, Any] = {}
@@ -36,7 +32,7 @@ def _changes(value: Any) -> dict[str, Any]:
         given = getattr(value, field.name)
         if given is UNSET:
             continue
-        changes[_camel(field.name)] = _changes(given) if dataclasses.is_dataclass(given) else given
+        changes[camel(field.name)] = _changes(given) if dataclasses.is_dataclass(given) else given
     return changes
 
 

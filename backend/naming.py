@@ -1,0 +1,14 @@
+"""Column names (snake_case) and GraphQL names (camelCase), one way to turn one into the other."""
+
+from __future__ import annotations
+
+
+def camel(name: str) -> str:
+    """`account_id` -> `accountId`; a trailing underscore (a Python keyword escaped) is dropped."""
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def snake(name: str) -> str:
+    """`accountId` -> `account_id`."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
