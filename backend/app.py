@@ -22,6 +22,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from backend import db
 from backend.auth import Authenticator
+from backend.events.hub import EventHub
 from backend.listener import Listener
 from backend.migrations import available
 from backend.settings import ConfigError, Settings, get_settings
@@ -30,6 +31,7 @@ from policies.catalog import Catalog
 from schema import schema
 from schema.executor import GraphQLExecutor
 from schema.http import GraphQLEndpoint
+from schema.ws import Subscriptions
 
 log = logging.getLogger("rapport")
 
@@ -45,13 +47,18 @@ class Services:
     access: AccessControl
     authenticator: Authenticator
     executor: GraphQLExecutor
+    hub: EventHub
+    subscriptions: Subscriptions
 
 
 def wire(settings: Settings) -> Services:
     listener = Listener(settings.database_url)
     access = AccessControl(Catalog(schema._schema), listener)
     authenticator = Authenticator(settings, roles=access, listener=listener)
-    return Services(listener, access, authenticator, GraphQLExecutor(schema, settings, access))
+    executor = GraphQLExecutor(schema, settings, access)
+    hub = EventHub(listener, buffer=settings.ws_buffer)
+    subscriptions = Subscriptions(executor, authenticator, hub)
+    return Services(listener, access, authenticator, executor, hub, subscriptions)
 
 
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> GraphQLEndpoint:
@@ -65,9 +72,13 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> G
         if manage_db:
             await db.init_db(settings)
         await services.listener.start()
+        await services.subscriptions.start()
         try:
             yield
         finally:
+            # Sockets first: clients hear "service restart" (1012) and resume elsewhere.
+            await services.subscriptions.stop()
+            await services.hub.stop()
             await services.listener.stop()
             await services.authenticator.close()
             if manage_db:
@@ -88,7 +99,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> G
         return JSONResponse({"status": "ok"})
 
     rest = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)], lifespan=lifespan)
-    return GraphQLEndpoint(services.executor, services.authenticator, fallback=rest)
+    return GraphQLEndpoint(services.executor, services.authenticator, fallback=rest, websocket=services.subscriptions)
 
 
 def _settings_or_exit() -> Settings:
@@ -110,7 +121,16 @@ async def serve(settings: Settings, host: str, port: int, *, banner: str | None 
     `banner` is printed once the port accepts connections, not before.
     """
     config = uvicorn.Config(
-        create_app(settings), host=host, port=port, loop="uvloop", http="httptools", lifespan="on", log_level="info"
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level="info",
+        # Compression would keep a zlib context per socket (hundreds of KB): subscriptions send
+        # small messages to many idle sockets.
+        ws_per_message_deflate=False,
     )
     await _Server(config, banner).serve()
 

@@ -329,6 +329,12 @@ class Authenticator:
                 self._failures.failed(source, now)
             raise
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever a cached credential may have been revoked (API key, user, or
+        notifications missed): holders of long-lived principals re-authenticate then."""
+        return self._generation
+
     async def close(self) -> None:
         for task in list(self._background):
             task.cancel()

@@ -130,6 +130,25 @@ class Settings(BaseSettings):
     )
     page_max: int = Field(default=500, ge=1, description="Largest page (`first`/`last`) a connection accepts.")
 
+    # Subscriptions (WebSocket on /graphql).
+    ws_buffer: int = Field(
+        default=256,
+        ge=1,
+        description="Events a subscription may fall behind before its socket is closed (4429, slow consumer).",
+    )
+    ws_keepalive_seconds: float = Field(
+        default=15.0, gt=0, description="Interval of the protocol's keep-alive (`ping`, legacy `ka`) on idle sockets."
+    )
+    ws_init_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time a new socket has to send `connection_init` before it is closed (4408)."
+    )
+    dashboard_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Shortest interval between two `dashboardUpdates` of one subscription (events in between "
+        "are folded into the next).",
+    )
+
     embedded_data_dir: str = Field(
         default=".rapport", description="Folder where `make run` keeps its project-local Postgres (`pgdata/`)."
     )

@@ -25,6 +25,7 @@ from schema.custom_fields.queries import Query as CustomFieldQuery
 from schema.customers.mutations import Mutation as CustomerMutation
 from schema.customers.queries import Query as CustomerQuery
 from schema.customers.types import Merge
+from schema.events.subscriptions import Subscription
 from schema.feedback.mutations import Mutation as FeedbackMutation
 from schema.feedback.queries import Query as FeedbackQuery
 from schema.feedback.types import Feedback
@@ -92,6 +93,7 @@ Mutation = merge_types(
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[Account, Contact, Feedback, Merge, Order, OrderLine, Product, Ticket, User, Role, ApiKey, Team, AuditEntry],
     scalar_overrides=SCALAR_OVERRIDES,
 )

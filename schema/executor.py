@@ -15,14 +15,22 @@ of its fields fails, so a response never reports half-written data.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import orjson
 import strawberry
-from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute, located_error
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    located_error,
+    subscribe,
+)
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.utils.await_maybe import await_maybe
@@ -37,7 +45,7 @@ from backend.settings import Environment, Settings
 from policies.access import AccessControl
 from policies.enforcer import TenantPolicy
 from schema.compiler import Compiler, NotCompilable, Plan, WritePlan, variable_shape
-from schema.context import Context
+from schema.context import Context, Live
 from schema.documents import DocumentCache, PreparedDocument
 from schema.errors import format_errors, log
 from schema.idempotency import KeyedField, keyed_fields
@@ -102,29 +110,11 @@ class GraphQLExecutor:
             if prepared.errors:
                 return _encode(None, format_errors(prepared.errors, request_id), extensions)
             operation = prepared.operation(request.operation_name)
-            name = operation.name.value if operation.name else None
             if operation.operation is OperationType.SUBSCRIPTION:
                 raise GraphQLError("subscriptions are served over WebSocket at this URL")
             if operation.operation is OperationType.MUTATION and not allow_mutations:
                 raise GraphQLError("mutations must be sent with POST")
-            settings = self.settings
-            check_shape(prepared.shapes[name], max_depth=settings.max_depth, max_aliases=settings.max_aliases)
-            cost_key = ("cost", name, _page_sizes(request.variables))
-            cost = prepared.memo.get(cost_key)
-            if cost is None:
-                cost = estimate_cost(
-                    self.graphql_schema,
-                    operation,
-                    prepared.fragments,
-                    request.variables,
-                    page_default=settings.page_default,
-                    page_max=settings.page_max,
-                    sizes=self.list_sizes,
-                )
-                _remember(prepared, cost_key, cost)
-            extensions["cost"] = cost
-            check_cost(cost, settings.max_cost)
-            policy = await self.access.check(principal, prepared, operation, request.variables)
+            policy = await self._admit(principal, prepared, operation, request, extensions)
         except GraphQLError as error:
             return _encode(None, format_errors([error], request_id), extensions)
         except AppError as error:
@@ -196,6 +186,84 @@ class GraphQLExecutor:
             self.access.after_commit(principal.tenant_id, prepared, operation)
         errors = format_errors(list(result.errors), request_id) if result.errors else None
         return _encode(result.data, errors, extensions)
+
+    async def subscribe(
+        self, principal: Principal, request: OperationRequest, *, request_id: str, live: Live
+    ) -> AsyncIterator[ExecutionResult] | list[dict[str, Any]]:
+        """Start a subscription: its response stream, or the errors that refused it (the same
+        limits and field policy as a query, checked before anything runs).
+
+        The stream's resolvers open a transaction per event (schema/events/subscriptions.py);
+        the one here only serves the start."""
+        try:
+            prepared = self.documents.get(request.query)
+            if prepared.errors:
+                return format_errors(prepared.errors, request_id)
+            operation = prepared.operation(request.operation_name)
+            if operation.operation is not OperationType.SUBSCRIPTION:
+                raise GraphQLError("only subscriptions are streamed; send queries and mutations over HTTP")
+            policy = await self._admit(principal, prepared, operation, request, {})
+        except GraphQLError as error:
+            return format_errors([error], request_id)
+        except AppError as error:
+            return _app_errors(error, request_id)
+        assert prepared.document is not None
+        async with tenant_transaction(
+            principal.tenant_id, actor=principal.actor, readonly=True, request_id=request_id
+        ) as tx:
+            context = Context(
+                principal=principal,
+                tx=tx,
+                settings=self.settings,
+                request_id=request_id,
+                scope=self.access.scope(policy, principal, "read"),
+                policy=policy,
+                live=live,
+            )
+            result = await await_maybe(
+                subscribe(
+                    self.graphql_schema,
+                    prepared.document,
+                    context_value=context,
+                    variable_values=request.variables,
+                    operation_name=request.operation_name,
+                    **self._executor_kwargs,
+                )
+            )
+        if isinstance(result, ExecutionResult):
+            return format_errors(list(result.errors or ()), request_id)
+        stream: AsyncIterator[ExecutionResult] = result  # type: ignore[assignment]  # await_maybe loses the type
+        return stream
+
+    async def _admit(
+        self,
+        principal: Principal,
+        prepared: PreparedDocument,
+        operation: OperationDefinitionNode,
+        request: OperationRequest,
+        extensions: dict[str, Any],
+    ) -> TenantPolicy:
+        """Depth, aliases, cost and field policy: raises unless the operation may run; returns
+        the policy snapshot it was checked against."""
+        name = operation.name.value if operation.name else None
+        settings = self.settings
+        check_shape(prepared.shapes[name], max_depth=settings.max_depth, max_aliases=settings.max_aliases)
+        cost_key = ("cost", name, _page_sizes(request.variables))
+        cost = prepared.memo.get(cost_key)
+        if cost is None:
+            cost = estimate_cost(
+                self.graphql_schema,
+                operation,
+                prepared.fragments,
+                request.variables,
+                page_default=settings.page_default,
+                page_max=settings.page_max,
+                sizes=self.list_sizes,
+            )
+            _remember(prepared, cost_key, cost)
+        extensions["cost"] = cost
+        check_cost(cost, settings.max_cost)
+        return await self.access.check(principal, prepared, operation, request.variables)
 
     async def _compiled(
         self,

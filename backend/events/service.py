@@ -108,6 +108,14 @@ async def prune(tx: TenantContext, retention: timedelta) -> int:
     return int(status.rsplit(" ", 1)[1])
 
 
+def matches(types: Collection[str] | None, type: str) -> bool:
+    """Whether `after(..., types=types)` keeps an event of `type`."""
+    if types is None:
+        return True
+    exact, prefixes = _type_filter(types)
+    return type in (exact or ()) or type.split(".", 1)[0] + "." in prefixes
+
+
 def _type_filter(types: Collection[str] | None) -> tuple[list[str] | None, list[str]]:
     if types is None:
         return None, []

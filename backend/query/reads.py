@@ -195,12 +195,18 @@ async def exists_beyond_per_parent(
 
 
 async def by_ids(
-    tx: TenantContext, target: Entity, ids: Sequence[UUID], *, scope: Scope | None = None
+    tx: TenantContext,
+    target: Entity,
+    ids: Sequence[UUID],
+    *,
+    scope: Scope | None = None,
+    filter: Filter | None = None,
 ) -> dict[UUID, asyncpg.Record]:
+    """The rows with these ids that the scope reaches (and `filter` keeps)."""
     q = Query(tx.tenant_id, scope)
     alias = q.alias()
     ids_param = q.param(list(ids), "uuid[]")
     columns = ", ".join(f"{alias}.{c}" for c in target.select_list)
-    where = f"{alias}.id = ANY({ids_param}) AND {q.visible(target, alias)}"
+    where = f"{alias}.id = ANY({ids_param}) AND {q.visible(target, alias, filter)}"
     sql = f"SELECT {columns} FROM {target.table} {alias} WHERE {where}"
     return {row["id"]: row for row in await tx.fetch(sql, *q.params.values)}

@@ -1,0 +1,258 @@
+"""Live event streams for one process: one reader per tenant, fanned out to every subscriber.
+
+The process LISTENs once (the shared `Listener`, channel `service.CHANNEL`). A notification
+wakes the reader of its tenant (if anyone here subscribes to it), which reads the events
+after its cursor once, in pages, and offers each to every subscriber of the tenant. Many
+notifications of a burst cost one read. After the listener reconnects every reader reads
+again from its cursor, so a notification missed while deaf delays events, never loses them.
+
+A subscriber has a bounded buffer: one that cannot keep up (its socket does not drain) is
+cut off (`SlowConsumer`) instead of slowing the reader and every other subscriber down.
+
+`stream(tenant, after=n)` is gapless and duplicate-free, because seqs are gapless per tenant
+and committed in order (backend/events/service.py): it replays the events after `n` that
+already committed, then yields live ones, skipping what it has seen and reading back any
+seq the live feed jumped over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Collection
+from uuid import UUID
+
+from backend.db import tenant_transaction
+from backend.errors import AppError, BadInput, ErrorCode
+from backend.events import service as events
+from backend.events.service import Event
+from backend.listener import Listener
+
+log = logging.getLogger("rapport.events")
+
+_RETRY = 0.5  # seconds before a reader retries after a database error
+
+
+class EventsExpired(AppError):
+    """`after` is older than what retention keeps: the client must reload its state."""
+
+    code = ErrorCode.EVENTS_EXPIRED
+
+
+class SlowConsumer(Exception):
+    """The subscriber's buffer overflowed: it is no longer fed."""
+
+
+class Subscriber:
+    """One stream's bounded buffer, filled by its tenant's reader. A coalescing subscriber
+    keeps only the latest event of `types` (it wants to know that something changed)."""
+
+    __slots__ = ("_buffer", "_limit", "_on_overflow", "_types", "_waiter", "overflowed")
+
+    def __init__(
+        self, limit: int, on_overflow: Callable[[], None] | None = None, *, coalesce: Collection[str] | None = None
+    ) -> None:
+        self._buffer: deque[Event] = deque()
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self._types = coalesce
+        self._waiter: asyncio.Future[None] | None = None
+        self.overflowed = False
+
+    def offer(self, event: Event) -> None:
+        if self.overflowed:
+            return
+        if self._types is not None:
+            if not events.matches(self._types, event.type):
+                return
+            self._buffer.clear()
+            self._buffer.append(event)
+        elif len(self._buffer) >= self._limit:
+            self.overflowed = True
+            self._buffer.clear()
+            if self._on_overflow is not None:
+                self._on_overflow()
+        else:
+            self._buffer.append(event)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next(self) -> Event:
+        while not self._buffer:
+            if self.overflowed:
+                raise SlowConsumer()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._buffer.popleft()
+
+
+class _Feed:
+    """A tenant's reader: its cursor (the last seq read) and who listens."""
+
+    def __init__(self) -> None:
+        self.cursor = 0
+        self.subscribers: set[Subscriber] = set()
+        self.wake = asyncio.Event()
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.task: asyncio.Task[None] | None = None
+
+
+class EventHub:
+    def __init__(self, listener: Listener, *, buffer: int) -> None:
+        self._feeds: dict[UUID, _Feed] = {}
+        self._buffer = buffer
+        listener.subscribe(events.CHANNEL, self._on_notification)
+        listener.on_reset(self._on_reset)
+
+    @property
+    def tenants(self) -> int:
+        """How many tenants have a reader in this process."""
+        return len(self._feeds)
+
+    async def stream(
+        self,
+        tenant_id: UUID,
+        *,
+        after: int | None = None,
+        types: Collection[str] | None = None,
+        on_overflow: Callable[[], None] | None = None,
+        on_live: Callable[[], None] | None = None,
+    ) -> AsyncIterator[Event]:
+        """The tenant's events after `after` (None: from now on), then live, in seq order.
+        `on_live` is called once every event committed from then on is sure to be yielded.
+
+        Raises EventsExpired when `after` is older than retention keeps, BadInput when it is
+        beyond the latest event, SlowConsumer when the caller fell `buffer` events behind."""
+        subscriber = Subscriber(self._buffer, on_overflow)
+        try:
+            await self._attach(tenant_id, subscriber)
+            async with tenant_transaction(tenant_id, readonly=True) as tx:
+                oldest, latest = await events.bounds(tx)
+            if after is not None and after < oldest:
+                raise EventsExpired(
+                    f"events after {after} are no longer retained: the oldest resumable seq is {oldest}",
+                    oldest=oldest,
+                )
+            if after is not None and after > latest:
+                raise BadInput(f"there is no event {after} yet: the latest is {latest}", field="after")
+            # Everything up to `latest` has committed; the live feed started at or before it.
+            position = latest if after is None else after
+            if on_live is not None:
+                on_live()
+            async for event in _replay(tenant_id, position, latest + 1, types):
+                yield event
+            position = max(position, latest)
+            while True:
+                event = await subscriber.next()
+                if event.seq <= position:
+                    continue  # replayed already
+                async for missed in _replay(tenant_id, position, event.seq, types):
+                    yield missed
+                position = event.seq
+                if events.matches(types, event.type):
+                    yield event
+        finally:
+            self._detach(tenant_id, subscriber)
+
+    async def changes(
+        self, tenant_id: UUID, types: Collection[str], *, on_live: Callable[[], None] | None = None
+    ) -> AsyncIterator[int]:
+        """The seq of new events of `types`, coalesced: a consumer that is busy when several
+        arrive gets the latest once (for state recomputed from scratch, like counters). The
+        first value is where the live feed starts: state computed after it misses nothing."""
+        subscriber = Subscriber(1, coalesce=types)
+        try:
+            await self._attach(tenant_id, subscriber)
+            if on_live is not None:
+                on_live()
+            yield self._feeds[tenant_id].cursor
+            while True:
+                yield (await subscriber.next()).seq
+        finally:
+            self._detach(tenant_id, subscriber)
+
+    async def _attach(self, tenant_id: UUID, subscriber: Subscriber) -> None:
+        feed = self._feeds.get(tenant_id)
+        if feed is None:
+            feed = self._feeds[tenant_id] = _Feed()
+            feed.task = asyncio.create_task(self._read(tenant_id, feed), name=f"events-{tenant_id}")
+        feed.subscribers.add(subscriber)
+        # The reader's cursor is set before the caller reads where to start, so every event
+        # after that start reaches this subscriber through the feed.
+        await asyncio.shield(feed.ready)
+
+    def _detach(self, tenant_id: UUID, subscriber: Subscriber) -> None:
+        feed = self._feeds.get(tenant_id)
+        if feed is None:
+            return
+        feed.subscribers.discard(subscriber)
+        if not feed.subscribers:
+            del self._feeds[tenant_id]
+            if feed.task is not None:
+                feed.task.cancel()
+
+    async def _read(self, tenant_id: UUID, feed: _Feed) -> None:
+        while not feed.ready.done():
+            try:
+                async with tenant_transaction(tenant_id, readonly=True) as tx:
+                    _, feed.cursor = await events.bounds(tx)
+                feed.ready.set_result(None)
+            except Exception as exc:  # the database is away: subscribers wait, then start
+                log.warning("event reader of tenant %s cannot start: %s", tenant_id, exc)
+                await asyncio.sleep(_RETRY)
+        while True:
+            await feed.wake.wait()
+            feed.wake.clear()
+            try:
+                while True:
+                    async with tenant_transaction(tenant_id, readonly=True) as tx:
+                        page = await events.after(tx, feed.cursor)
+                    for event in page:
+                        for subscriber in list(feed.subscribers):
+                            subscriber.offer(event)
+                    if page:
+                        feed.cursor = page[-1].seq
+                    if len(page) < events.PAGE_MAX:
+                        break
+            except Exception as exc:  # read again from the cursor shortly: nothing is lost
+                log.warning("event reader of tenant %s failed: %s", tenant_id, exc)
+                await asyncio.sleep(_RETRY)
+                feed.wake.set()
+
+    def _on_notification(self, payload: str) -> None:
+        tenant_id, seq = events.notification(payload)
+        feed = self._feeds.get(tenant_id)
+        if feed is not None and seq > feed.cursor:
+            feed.wake.set()
+
+    def _on_reset(self) -> None:
+        for feed in self._feeds.values():
+            feed.wake.set()
+
+    async def stop(self) -> None:
+        feeds, self._feeds = list(self._feeds.values()), {}
+        for feed in feeds:
+            if feed.task is not None:
+                feed.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feed.task
+
+
+async def _replay(tenant_id: UUID, position: int, before: int, types: Collection[str] | None) -> AsyncIterator[Event]:
+    """The committed events with position < seq < before, in pages (no transaction is held
+    while the caller consumes them)."""
+    while position < before - 1:
+        async with tenant_transaction(tenant_id, readonly=True) as tx:
+            page = await events.after(tx, position, types=types)
+        for event in page:
+            if event.seq >= before:
+                return
+            yield event
+        if len(page) < events.PAGE_MAX:
+            return
+        position = page[-1].seq

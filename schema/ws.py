@@ -1,0 +1,363 @@
+"""GraphQL over WebSocket at /graphql: `graphql-transport-ws` and the legacy `graphql-ws`.
+
+The subprotocol is negotiated (graphql-transport-ws preferred). The first message must be
+`connection_init` whose payload carries `Authorization` ("Bearer <JWT or API key>"), checked
+like an HTTP request's header. Each `subscribe` (legacy: `start`) runs through the
+executor's `subscribe`: the same limits and field policy as a query, refused (an `error`
+message, FORBIDDEN with the denied paths) before anything starts. Queries and mutations
+stay on HTTP.
+
+Credentials are checked again while the socket lives: when the token or key expires, and
+whenever the authenticator drops cached credentials (an API key revoked or a user changed,
+heard through NOTIFY), every socket re-authenticates; one that no longer may is closed.
+
+Close codes (both protocols; the legacy one also sends `connection_error` first when the
+credentials are refused at init):
+
+    4400 invalid message              4401 subscribe before ack, or credentials expired
+    4403 credentials refused/revoked  4406 no supported subprotocol (handshake refused)
+    4408 no connection_init in time   4409 duplicate operation id
+    4429 second connection_init       1013 slow consumer (fell RAPPORT_WS_BUFFER events behind)
+    1012 service restart (shutdown: reconnect, resume with `after`)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Coroutine
+from contextlib import aclosing
+from typing import Any
+
+import orjson
+from graphql import ExecutionResult
+
+from backend.auth import Authenticator, Principal
+from backend.errors import AppError, RateLimited, Unauthenticated
+from backend.events.hub import EventHub, SlowConsumer
+from schema.context import Live
+from schema.errors import format_errors, log
+from schema.executor import GraphQLExecutor, OperationRequest
+from schema.http import Receive, Scope, Send
+
+TRANSPORT_WS = "graphql-transport-ws"
+LEGACY_WS = "graphql-ws"
+
+INVALID_MESSAGE = 4400
+UNAUTHORIZED = 4401
+FORBIDDEN = 4403
+INIT_TIMEOUT = 4408
+DUPLICATE_ID = 4409
+TOO_MANY_INITS = 4429
+SLOW_CONSUMER = 1013
+SERVICE_RESTART = 1012
+
+_SWEEP_SECONDS = 1.0
+_STOP_SECONDS = 5.0
+_wslog = logging.getLogger("rapport.ws")
+
+
+class _Gone(Exception):
+    """The client disconnected."""
+
+
+class _Socket:
+    """One accepted WebSocket: its principal and running operations."""
+
+    def __init__(self, server: Subscriptions, send: Send, protocol: str, source: str | None) -> None:
+        self.server = server
+        self.protocol = protocol
+        self.source = source
+        self._send = send
+        self.principal: Principal | None = None
+        self.authorization: str | None = None
+        self.generation = 0
+        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.closed = False
+
+    @property
+    def legacy(self) -> bool:
+        return self.protocol == LEGACY_WS
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        try:
+            await self._send({"type": "websocket.send", "text": orjson.dumps(message).decode()})
+        except (OSError, RuntimeError):  # the client went away meanwhile
+            self._cancel_operations()
+            self.closed = True
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel_operations()
+        with contextlib.suppress(OSError, RuntimeError):
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    def _cancel_operations(self) -> None:
+        current = asyncio.current_task()
+        for task in self.operations.values():
+            if task is not current:
+                task.cancel()
+
+    def _overflowed(self) -> None:
+        self.server.spawn(self.close(SLOW_CONSUMER, f"slow consumer: fell {self.server.buffer} events behind"))
+
+    # -- the conversation ------------------------------------------------------------------
+
+    async def run(self, receive: Receive) -> None:
+        try:
+            try:
+                init = await asyncio.wait_for(self._message(receive), self.server.init_timeout)
+            except TimeoutError:
+                await self.close(INIT_TIMEOUT, "Connection initialisation timeout")
+                return
+            if init.get("type") != "connection_init":
+                await self.close(UNAUTHORIZED, "Unauthorized")
+                return
+            if not await self._authenticate(init.get("payload")):
+                return
+            await self.send({"type": "connection_ack"})
+            if self.legacy:
+                await self.send({"type": "ka"})
+            while not self.closed:
+                await self._dispatch(await self._message(receive))
+        except _Gone:
+            pass
+        finally:
+            self.closed = True
+            self._cancel_operations()
+
+    async def _message(self, receive: Receive) -> dict[str, Any]:
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                raise _Gone()
+            if message["type"] != "websocket.receive":
+                continue
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict) and isinstance(parsed.get("type"), str):
+                return parsed
+            await self.close(INVALID_MESSAGE, "Invalid message received")
+            raise _Gone()
+
+    async def _authenticate(self, payload: object) -> bool:
+        authorization = _authorization(payload)
+        try:
+            self.principal = await self.server.authenticator.authenticate(authorization, source=self.source)
+        except (Unauthenticated, RateLimited) as exc:
+            if self.legacy:
+                await self.send({"type": "connection_error", "payload": {"message": exc.message, **_ext(exc)}})
+            await self.close(FORBIDDEN, "Forbidden: " + exc.message)
+            return False
+        self.authorization = authorization
+        self.generation = self.server.authenticator.generation
+        return True
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "connection_init":
+            await self.close(TOO_MANY_INITS, "Too many initialisation requests")
+        elif kind == "ping":
+            await self.send({"type": "pong"})
+        elif kind == "pong":
+            pass
+        elif kind in ("subscribe", "start"):
+            await self._start(message)
+        elif kind in ("complete", "stop"):
+            task = self.operations.pop(str(message.get("id")), None)
+            if task is not None:
+                task.cancel()
+                if self.legacy:
+                    await self.send({"type": "complete", "id": message.get("id")})
+        elif kind == "connection_terminate" and self.legacy:
+            await self.close(1000, "Normal closure")
+        else:
+            await self.close(INVALID_MESSAGE, f"Invalid message type {kind!r}")
+
+    async def _start(self, message: dict[str, Any]) -> None:
+        op_id = message.get("id")
+        if not isinstance(op_id, str) or not op_id:
+            await self.close(INVALID_MESSAGE, "Invalid message: an operation needs an id")
+            return
+        if op_id in self.operations:
+            if self.legacy:
+                await self._error(op_id, [{"message": f"operation {op_id} is already running"}])
+            else:
+                await self.close(DUPLICATE_ID, f"Subscriber for {op_id} already exists")
+            return
+        try:
+            request = OperationRequest.from_payload(message.get("payload"))
+        except AppError as exc:
+            await self._error(op_id, [{"message": exc.message, "extensions": exc.as_extensions()}])
+            return
+        started = asyncio.Event()
+        live = Live(self.server.hub, self._overflowed, started.set)
+        task = self.operations[op_id] = asyncio.create_task(
+            self._operation(op_id, request, live), name=f"ws-op-{op_id}"
+        )
+        # The next message is handled once the operation gets live events (or ended): see Live.
+        waiting = asyncio.ensure_future(started.wait())
+        await asyncio.wait((task, waiting), return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+
+    async def _error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
+        # graphql-transport-ws sends the list; the legacy protocol one error object.
+        await self.send({"type": "error", "id": op_id, "payload": errors[0] if self.legacy else errors})
+
+    async def _operation(self, op_id: str, request: OperationRequest, live: Live) -> None:
+        assert self.principal is not None
+        request_id = uuid.uuid4().hex
+        completed = True
+        try:
+            executor = self.server.executor
+            stream = await executor.subscribe(self.principal, request, request_id=request_id, live=live)
+            if isinstance(stream, list):
+                await self._error(op_id, stream)
+                return
+            next_type = "data" if self.legacy else "next"
+            async with aclosing(stream) as results:  # type: ignore[type-var]  # an async generator
+                async for result in results:
+                    await self.send({"id": op_id, "type": next_type, "payload": _payload(result, request_id)})
+        except SlowConsumer:
+            completed = False
+            await self.close(SLOW_CONSUMER, f"slow consumer: fell {self.server.buffer} events behind")
+        except AppError as exc:
+            await self._error(op_id, [{"message": exc.message, "extensions": exc.as_extensions()}])
+            completed = False
+        except asyncio.CancelledError:
+            completed = False
+            raise
+        except Exception:  # a bug: report it without internals, keep the socket
+            log.exception("subscription failed (request %s)", request_id)
+            internal = {"message": "internal error", "extensions": {"code": "INTERNAL", "requestId": request_id}}
+            await self._error(op_id, [internal])
+            completed = False
+        finally:
+            self.operations.pop(op_id, None)
+        if completed:
+            await self.send({"id": op_id, "type": "complete"})
+
+
+class Subscriptions:
+    """The WebSocket endpoint and the sockets of this process (expiry, revocation, keep-alive,
+    shutdown)."""
+
+    def __init__(self, executor: GraphQLExecutor, authenticator: Authenticator, hub: EventHub) -> None:
+        settings = executor.settings
+        self.executor = executor
+        self.authenticator = authenticator
+        self.hub = hub
+        self.buffer = settings.ws_buffer
+        self.init_timeout = settings.ws_init_timeout_seconds
+        self.keepalive = settings.ws_keepalive_seconds
+        self._sockets: set[_Socket] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def sockets(self) -> int:
+        return len(self._sockets)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        offered = scope.get("subprotocols") or []
+        protocol = next((p for p in (TRANSPORT_WS, LEGACY_WS) if p in offered), None)
+        if protocol is None:
+            await send({"type": "websocket.close", "code": 4406, "reason": "Subprotocol not acceptable"})
+            return
+        await send({"type": "websocket.accept", "subprotocol": protocol})
+        client = scope.get("client")
+        socket = _Socket(self, send, protocol, client[0] if client else None)
+        self._sockets.add(socket)
+        try:
+            await socket.run(receive)
+        finally:
+            self._sockets.discard(socket)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` on its own: a socket that does not drain must not hold up the caller."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep(), name="ws-sweeper")
+
+    async def stop(self) -> None:
+        """Tell every client to reconnect elsewhere (1012), then stop."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for socket in list(self._sockets):
+            self.spawn(socket.close(SERVICE_RESTART, "service restart"))
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=_STOP_SECONDS)
+
+    async def _sweep(self) -> None:
+        last_ping = time.monotonic()
+        while True:
+            await asyncio.sleep(_SWEEP_SECONDS)
+            try:
+                await self._check_credentials()
+                if time.monotonic() - last_ping >= self.keepalive:
+                    last_ping = time.monotonic()
+                    for socket in list(self._sockets):
+                        if socket.principal is not None and not socket.closed:
+                            self.spawn(socket.send({"type": "ka" if socket.legacy else "ping"}))
+            except Exception:  # the sweeper must survive anything one socket does
+                _wslog.exception("socket sweep failed")
+
+    async def _check_credentials(self) -> None:
+        now = time.time()
+        generation = self.authenticator.generation
+        for socket in list(self._sockets):
+            principal = socket.principal
+            if principal is None or socket.closed:
+                continue
+            if principal.expires_at is not None and principal.expires_at <= now:
+                self.spawn(socket.close(UNAUTHORIZED, "credentials expired"))
+            elif socket.generation != generation:
+                socket.generation = generation
+                try:
+                    socket.principal = await self.authenticator.authenticate(socket.authorization)
+                except (Unauthenticated, RateLimited):
+                    self.spawn(socket.close(FORBIDDEN, "credentials revoked"))
+
+
+def _authorization(payload: object) -> str | None:
+    """The Authorization value of a connection_init payload (also under `headers`)."""
+    if not isinstance(payload, dict):
+        return None
+    headers = payload.get("headers")
+    for source in (payload, headers if isinstance(headers, dict) else {}):
+        for key in ("Authorization", "authorization"):
+            value = source.get(key)
+            if isinstance(value, str):
+                return value
+    return None
+
+
+def _ext(exc: AppError) -> dict[str, Any]:
+    return {"extensions": exc.as_extensions()}
+
+
+def _payload(result: ExecutionResult, request_id: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = format_errors(list(result.errors), request_id)
+    return payload
