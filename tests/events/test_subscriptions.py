@@ -4,13 +4,16 @@ checked while the socket lives, slow consumers cut off."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from backend.auth import issue_token
 from backend.db import tenant_transaction
 from backend.events import service as events
 from backend.models import Tenant
+from schema.relay import to_global_id
 from tests import factories
+from tests.access.test_admin_api import sign_in
 from tests.conftest import Api
 from tests.events.ws import LEGACY_WS, connected, subscription
 
@@ -105,3 +108,129 @@ async def test_refused_credentials_close_with_the_protocols_code(api: Api) -> No
         assert await client.closed() == (4401, "Unauthorized")
     async with connected(api.url) as client:
         assert await client.closed(wait=15) == (4408, "Connection initialisation timeout")
+
+
+NODE_EVENTS = """subscription { events(types: ["account.*", "contact.*"]) {
+  type entityId node { id ... on Account { name } ... on Contact { lastName } } } }"""
+
+
+async def test_a_denied_field_refuses_the_subscription_before_it_starts(api: Api, tenant: Tenant) -> None:
+    await sign_in(api, tenant, "alice", "admin")
+    await sign_in(api, tenant, "vic", "viewer")
+    token = api.token(tenant, subject="vic", roles=("viewer",))
+    denied = "subscription { events { seq node { ... on Contact { email } } } }"
+    async with subscription(api.url, token, denied) as client:
+        error = await client.receive()
+    assert error["type"] == "error" and error["id"] == "1"
+    assert [e["extensions"]["code"] for e in error["payload"]] == ["FORBIDDEN"]
+    assert "Contact.email" in error["payload"][0]["message"]
+    allowed = "subscription { events { type node { id ... on Account { name } } } }"
+    async with subscription(api.url, token, allowed) as client:
+        async with tenant_transaction(tenant.id) as tx:
+            account = await factories.account(tx, name="Visible")
+            await factories.contact(tx, account, last_name="Hidden", email="secret@example.com")
+        created = [(await client.next())["events"] for _ in range(2)]
+    # The payloads hold what was selected and allowed, nothing of the contact's personal data.
+    assert created == [
+        {"type": "account.created", "node": {"id": to_global_id("Account", account.id), "name": "Visible"}},
+        {"type": "contact.created", "node": {"id": created[1]["node"]["id"]}},
+    ]
+
+
+async def test_record_scope_keeps_rows_outside_it_out_of_the_stream(api: Api, tenant: Tenant) -> None:
+    await sign_in(api, tenant, "alice", "admin")
+    bob = await sign_in(api, tenant, "bob", "sales")
+    await api.data(
+        tenant, 'mutation { roleScopeSet(role: "sales", type: "Account", action: "read", scope: OWN) { name } }'
+    )
+    token = api.token(tenant, subject="bob", roles=("sales",))
+    async with subscription(api.url, token, NODE_EVENTS) as client:
+        await _create(api, tenant, "Not Bob's")
+        mine = await api.data(
+            tenant,
+            'mutation ($o: ID!) { accountCreate(input: {name: "Bob\'s", ownerId: $o}) { account { id } } }',
+            {"o": bob},
+        )
+        event = (await client.next())["events"]
+        assert event["entityId"] == mine["accountCreate"]["account"]["id"]
+        assert event["node"]["name"] == "Bob's"
+        await client.quiet(0.3)
+
+
+async def test_account_changed_and_ticket_updates_follow_their_rows(api: Api, tenant: Tenant) -> None:
+    token = api.token(tenant)
+    gid = await _create(api, tenant, "Watched")
+    other = await _create(api, tenant, "Other")
+    changed = (
+        "subscription ($id: ID!) { accountChanged(id: $id) { event { type changedFields } account { name industry } } }"
+    )
+    async with subscription(api.url, token, changed, {"id": gid}) as client:
+        await api.data(tenant, UPDATE, {"id": other, "i": "Ignored"})
+        await api.data(tenant, UPDATE, {"id": gid, "i": "Retail"})
+        first = (await client.next())["accountChanged"]
+        assert first == {
+            "event": {"type": "account.updated", "changedFields": ["industry"]},
+            "account": {"name": "Watched", "industry": "Retail"},
+        }
+        await api.data(tenant, "mutation ($id: ID!) { accountDelete(id: $id) { deletedId } }", {"id": gid})
+        gone = (await client.next())["accountChanged"]
+        assert gone["event"]["type"] == "account.deleted" and gone["account"] is None
+    async with subscription(api.url, token, changed, {"id": gid}) as client:
+        error = await client.receive()
+        assert error["type"] == "error" and error["payload"][0]["extensions"]["code"] == "NOT_FOUND"
+
+    urgent = "subscription { ticketUpdates(filter: {priority: {eq: URGENT}}) { event { type } ticket { subject priority } } }"
+    async with tenant_transaction(tenant.id) as tx:
+        account = await factories.account(tx)
+    async with subscription(api.url, token, urgent) as client:
+        async with tenant_transaction(tenant.id) as tx:
+            await factories.ticket(tx, account, subject="Calm", priority="low")
+            ticket = await factories.ticket(tx, account, subject="Fire", priority="urgent")
+        update = (await client.next())["ticketUpdates"]
+        assert update == {"event": {"type": "ticket.created"}, "ticket": {"subject": "Fire", "priority": "URGENT"}}
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.execute(
+                "UPDATE tickets SET subject = 'Fire!' WHERE tenant_id = $1 AND id = $2", tenant.id, ticket.id
+            )
+        assert (await client.next())["ticketUpdates"]["ticket"]["subject"] == "Fire!"
+        await client.quiet(0.3)
+
+
+async def test_dashboard_counts_now_and_after_changes(api: Api, tenant: Tenant) -> None:
+    token = api.token(tenant)
+    async with tenant_transaction(tenant.id) as tx:
+        account = await factories.account(tx)
+        await factories.ticket(tx, account, priority="high")
+        await factories.ticket(tx, account, status="closed")
+    query = "subscription { dashboardUpdates { openTickets ordersToday tickets { status priority count } } }"
+    async with subscription(api.url, token, query) as client:
+        assert (await client.next())["dashboardUpdates"] == {
+            "openTickets": 1,
+            "ordersToday": 0,
+            "tickets": [{"status": "open", "priority": "high", "count": 1}],
+        }
+        async with tenant_transaction(tenant.id) as tx:
+            for _ in range(3):
+                await factories.order(tx, account, ordered_at=datetime.now(UTC))
+            await factories.ticket(tx, account, priority="high", status="pending")
+        counters = (await client.next())["dashboardUpdates"]
+        assert (counters["openTickets"], counters["ordersToday"]) == (2, 3)
+
+
+async def test_expired_credentials_close_the_socket(api: Api, tenant: Tenant) -> None:
+    await _create(api, tenant, "First")
+    short = issue_token(
+        api.settings, tenant_id=tenant.id, subject="alice", roles=["admin"], email="alice@example.com", ttl_seconds=2
+    )
+    async with subscription(api.url, short, EVENTS) as client:
+        assert await client.closed() == (4401, "credentials expired")
+
+
+async def test_a_revoked_api_key_closes_the_socket(api: Api, tenant: Tenant) -> None:
+    created = await api.data(
+        tenant, 'mutation { apiKeyCreate(input: {name: "feed", roles: ["viewer"]}) { secret apiKey { id } } }'
+    )
+    secret, key_id = created["apiKeyCreate"]["secret"], created["apiKeyCreate"]["apiKey"]["id"]
+    async with subscription(api.url, secret, EVENTS) as client:
+        await api.data(tenant, "mutation ($id: ID!) { apiKeyRevoke(id: $id) { revokedAt } }", {"id": key_id})
+        assert await client.closed(wait=5) == (4403, "credentials revoked")
