@@ -132,9 +132,15 @@ class Settings(BaseSettings):
 
     # Subscriptions (WebSocket on /graphql).
     ws_buffer: int = Field(
-        default=256,
+        default=1000,
         ge=1,
-        description="Events a subscription may fall behind before its socket is closed (4429, slow consumer).",
+        description="Events a subscription holds in memory; one that falls further behind catches up from "
+        "the database.",
+    )
+    ws_send_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a client has to take a message before its socket is closed (1013, slow consumer).",
     )
     ws_keepalive_seconds: float = Field(
         default=15.0, gt=0, description="Interval of the protocol's keep-alive (`ping`, legacy `ka`) on idle sockets."

@@ -16,13 +16,12 @@ from policies.enforcer import TenantPolicy
 
 @dataclass(frozen=True, slots=True)
 class Live:
-    """What a subscription's resolvers need besides the request: the process's event hub, how
-    to cut off its socket when it falls behind, and how to tell that it receives live events
-    now (the socket handles the client's next message only then, so a client that sends
-    `ping` after `subscribe` knows from the `pong` that nothing it does later is missed)."""
+    """What a subscription's resolvers need besides the request: the process's event hub and
+    how to tell that it receives live events now (the socket handles the client's next message
+    only then, so a client that sends `ping` after `subscribe` knows from the `pong` that
+    nothing it does later is missed)."""
 
     hub: EventHub
-    on_overflow: Callable[[], None]
     on_live: Callable[[], None]
 
 

@@ -17,7 +17,8 @@ credentials are refused at init):
     4400 invalid message              4401 subscribe before ack, or credentials expired
     4403 credentials refused/revoked  4406 no supported subprotocol (handshake refused)
     4408 no connection_init in time   4409 duplicate operation id
-    4429 second connection_init       1013 slow consumer (fell RAPPORT_WS_BUFFER events behind)
+    4429 second connection_init       1013 slow consumer (a message not taken within
+                                           RAPPORT_WS_SEND_TIMEOUT_SECONDS)
     1012 service restart (shutdown: reconnect, resume with `after`)
 """
 
@@ -37,7 +38,7 @@ from graphql import ExecutionResult
 
 from backend.auth import Authenticator, Principal
 from backend.errors import AppError, RateLimited, Unauthenticated
-from backend.events.hub import EventHub, SlowConsumer
+from backend.events.hub import EventHub
 from schema.context import Live
 from schema.errors import format_errors, log
 from schema.executor import GraphQLExecutor, OperationRequest
@@ -83,10 +84,16 @@ class _Socket:
         return self.protocol == LEGACY_WS
 
     async def send(self, message: dict[str, Any]) -> None:
+        """Send, or close the socket (1013) when the client does not take it within the send
+        timeout: its backlog then stays in the database, not in this process."""
         if self.closed:
             return
         try:
-            await self._send({"type": "websocket.send", "text": orjson.dumps(message).decode()})
+            async with asyncio.timeout(self.server.send_timeout):
+                await self._send({"type": "websocket.send", "text": orjson.dumps(message).decode()})
+        except TimeoutError:
+            self.server.spawn(self.close(SLOW_CONSUMER, "slow consumer: the socket does not drain"))
+            raise asyncio.CancelledError() from None
         except (OSError, RuntimeError):  # the client went away meanwhile
             self._cancel_operations()
             self.closed = True
@@ -104,9 +111,6 @@ class _Socket:
         for task in self.operations.values():
             if task is not current:
                 task.cancel()
-
-    def _overflowed(self) -> None:
-        self.server.spawn(self.close(SLOW_CONSUMER, f"slow consumer: fell {self.server.buffer} events behind"))
 
     # -- the conversation ------------------------------------------------------------------
 
@@ -203,7 +207,7 @@ class _Socket:
             await self._error(op_id, [{"message": exc.message, "extensions": exc.as_extensions()}])
             return
         started = asyncio.Event()
-        live = Live(self.server.hub, self._overflowed, started.set)
+        live = Live(self.server.hub, started.set)
         task = self.operations[op_id] = asyncio.create_task(
             self._operation(op_id, request, live), name=f"ws-op-{op_id}"
         )
@@ -230,9 +234,6 @@ class _Socket:
             async with aclosing(stream) as results:  # type: ignore[type-var]  # an async generator
                 async for result in results:
                     await self.send({"id": op_id, "type": next_type, "payload": _payload(result, request_id)})
-        except SlowConsumer:
-            completed = False
-            await self.close(SLOW_CONSUMER, f"slow consumer: fell {self.server.buffer} events behind")
         except AppError as exc:
             await self._error(op_id, [{"message": exc.message, "extensions": exc.as_extensions()}])
             completed = False
@@ -259,7 +260,7 @@ class Subscriptions:
         self.executor = executor
         self.authenticator = authenticator
         self.hub = hub
-        self.buffer = settings.ws_buffer
+        self.send_timeout = settings.ws_send_timeout_seconds
         self.init_timeout = settings.ws_init_timeout_seconds
         self.keepalive = settings.ws_keepalive_seconds
         self._sockets: set[_Socket] = set()

@@ -6,8 +6,10 @@ after its cursor once, in pages, and offers each to every subscriber of the tena
 notifications of a burst cost one read. After the listener reconnects every reader reads
 again from its cursor, so a notification missed while deaf delays events, never loses them.
 
-A subscriber has a bounded buffer: one that cannot keep up (its socket does not drain) is
-cut off (`SlowConsumer`) instead of slowing the reader and every other subscriber down.
+A subscriber has a bounded buffer: one that cannot keep up lags (see `Subscriber`) and
+catches up from the database, instead of slowing the reader and every other subscriber down
+or holding an unbounded backlog. (Cutting off a client whose socket does not drain is the
+socket's business: schema/ws.py.)
 
 `stream(tenant, after=n)` is gapless and duplicate-free, because seqs are gapless per tenant
 and committed in order (backend/events/service.py): it replays the events after `n` that
@@ -41,48 +43,44 @@ class EventsExpired(AppError):
     code = ErrorCode.EVENTS_EXPIRED
 
 
-class SlowConsumer(Exception):
-    """The subscriber's buffer overflowed: it is no longer fed."""
-
-
 class Subscriber:
-    """One stream's bounded buffer, filled by its tenant's reader. A coalescing subscriber
-    keeps only the latest event of `types` (it wants to know that something changed)."""
+    """One stream's bounded buffer, filled by its tenant's reader.
 
-    __slots__ = ("_buffer", "_limit", "_on_overflow", "_types", "_waiter", "overflowed")
+    When the buffer is full the subscriber lags: the buffer is dropped and only the last seq
+    offered is remembered; the stream then reads what it missed from the database (so a burst
+    costs a lagging consumer a query, and neither memory nor anyone else's time). A
+    coalescing subscriber keeps only the latest event of `types` (it wants to know that
+    something changed)."""
 
-    def __init__(
-        self, limit: int, on_overflow: Callable[[], None] | None = None, *, coalesce: Collection[str] | None = None
-    ) -> None:
+    __slots__ = ("_buffer", "_lag", "_limit", "_types", "_waiter")
+
+    def __init__(self, limit: int, *, coalesce: Collection[str] | None = None) -> None:
         self._buffer: deque[Event] = deque()
         self._limit = limit
-        self._on_overflow = on_overflow
         self._types = coalesce
+        self._lag: int | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self.overflowed = False
 
     def offer(self, event: Event) -> None:
-        if self.overflowed:
-            return
         if self._types is not None:
             if not events.matches(self._types, event.type):
                 return
             self._buffer.clear()
             self._buffer.append(event)
-        elif len(self._buffer) >= self._limit:
-            self.overflowed = True
+        elif self._lag is not None or len(self._buffer) >= self._limit:
             self._buffer.clear()
-            if self._on_overflow is not None:
-                self._on_overflow()
+            self._lag = event.seq
         else:
             self._buffer.append(event)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def next(self) -> Event:
+    async def next(self) -> Event | int:
+        """The next event, or (after an overflow) the last seq that was dropped."""
         while not self._buffer:
-            if self.overflowed:
-                raise SlowConsumer()
+            if self._lag is not None:
+                lag, self._lag = self._lag, None
+                return lag
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -120,15 +118,14 @@ class EventHub:
         *,
         after: int | None = None,
         types: Collection[str] | None = None,
-        on_overflow: Callable[[], None] | None = None,
         on_live: Callable[[], None] | None = None,
     ) -> AsyncIterator[Event]:
         """The tenant's events after `after` (None: from now on), then live, in seq order.
         `on_live` is called once every event committed from then on is sure to be yielded.
 
         Raises EventsExpired when `after` is older than retention keeps, BadInput when it is
-        beyond the latest event, SlowConsumer when the caller fell `buffer` events behind."""
-        subscriber = Subscriber(self._buffer, on_overflow)
+        beyond the latest event."""
+        subscriber = Subscriber(self._buffer)
         try:
             await self._attach(tenant_id, subscriber)
             async with tenant_transaction(tenant_id, readonly=True) as tx:
@@ -148,7 +145,13 @@ class EventHub:
                 yield event
             position = max(position, latest)
             while True:
-                event = await subscriber.next()
+                item = await subscriber.next()
+                if isinstance(item, int):  # fell behind: what was dropped, from the database
+                    async for missed in _replay(tenant_id, position, item + 1, types):
+                        yield missed
+                    position = max(position, item)
+                    continue
+                event = item
                 if event.seq <= position:
                     continue  # replayed already
                 async for missed in _replay(tenant_id, position, event.seq, types):
@@ -172,7 +175,8 @@ class EventHub:
                 on_live()
             yield self._feeds[tenant_id].cursor
             while True:
-                yield (await subscriber.next()).seq
+                event = await subscriber.next()
+                yield event if isinstance(event, int) else event.seq
         finally:
             self._detach(tenant_id, subscriber)
 

@@ -97,9 +97,7 @@ class Subscription:
         context: Context = info.context
         live = _live(context)
         reads_rows = _selects(info.selected_fields, "node")
-        stream = live.hub.stream(
-            context.principal.tenant_id, after=after, types=types, on_overflow=live.on_overflow, on_live=live.on_live
-        )
+        stream = live.hub.stream(context.principal.tenant_id, after=after, types=types, on_live=live.on_live)
         async for stored in stream:
             if reads_rows or _scoped(context, stored.entity):
                 async with _snapshot(context):
@@ -116,9 +114,7 @@ class Subscription:
         live = _live(context)
         _, pk = from_global_id(id, expected="Account")
         target = entity("Account")
-        stream = live.hub.stream(
-            context.principal.tenant_id, types=_ACCOUNT_TYPES, on_overflow=live.on_overflow, on_live=live.on_live
-        )
+        stream = live.hub.stream(context.principal.tenant_id, types=_ACCOUNT_TYPES, on_live=live.on_live)
         async with _snapshot(context):
             if await loaders.row_by_id(context, target, pk) is None:
                 raise NotFound("no such account", field="id")
@@ -143,9 +139,7 @@ class Subscription:
         live = _live(context)
         target = entity("Ticket")
         value = graphql_value(filter) if filter else None
-        stream = live.hub.stream(
-            context.principal.tenant_id, types=_TICKET_TYPES, on_overflow=live.on_overflow, on_live=live.on_live
-        )
+        stream = live.hub.stream(context.principal.tenant_id, types=_TICKET_TYPES, on_live=live.on_live)
         async with _snapshot(context):
             needed = custom_field_entities(target, value, [])
             kinds = {name: await loaders.custom_kinds(context, name) for name in needed}
