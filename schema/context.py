@@ -22,7 +22,7 @@ class Live:
     nothing it does later is missed)."""
 
     hub: EventHub
-    on_live: Callable[[], None]
+    on_live: Callable[[], object]
 
 
 @dataclass(slots=True)

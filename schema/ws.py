@@ -68,6 +68,19 @@ class _Gone(Exception):
 class _Socket:
     """One accepted WebSocket: its principal and running operations."""
 
+    # Thousands of these idle in a process: no per-instance dict.
+    __slots__ = (
+        "_send",
+        "authorization",
+        "closed",
+        "generation",
+        "operations",
+        "principal",
+        "protocol",
+        "server",
+        "source",
+    )
+
     def __init__(self, server: Subscriptions, send: Send, protocol: str, source: str | None) -> None:
         self.server = server
         self.protocol = protocol
@@ -124,7 +137,9 @@ class _Socket:
             if init.get("type") != "connection_init":
                 await self.close(UNAUTHORIZED, "Unauthorized")
                 return
-            if not await self._authenticate(init.get("payload")):
+            authenticated = await self._authenticate(init.get("payload"))
+            del init  # the credentials stay only in `authorization`, for re-checks
+            if not authenticated:
                 return
             await self.send({"type": "connection_ack"})
             if self.legacy:

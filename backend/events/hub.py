@@ -55,16 +55,18 @@ class Subscriber:
     __slots__ = ("_buffer", "_lag", "_limit", "_types", "_waiter")
 
     def __init__(self, limit: int, *, coalesce: Collection[str] | None = None) -> None:
-        self._buffer: deque[Event] = deque()
+        self._buffer: deque[Event] | None = None  # allocated on the first event: most subscribers idle
         self._limit = limit
         self._types = coalesce
         self._lag: int | None = None
         self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, event: Event) -> None:
+        if self._types is not None and not events.matches(self._types, event.type):
+            return
+        if self._buffer is None:
+            self._buffer = deque()
         if self._types is not None:
-            if not events.matches(self._types, event.type):
-                return
             self._buffer.clear()
             self._buffer.append(event)
         elif self._lag is not None or len(self._buffer) >= self._limit:
@@ -86,6 +88,7 @@ class Subscriber:
                 await self._waiter
             finally:
                 self._waiter = None
+        assert self._buffer is not None
         return self._buffer.popleft()
 
 
@@ -118,7 +121,7 @@ class EventHub:
         *,
         after: int | None = None,
         types: Collection[str] | None = None,
-        on_live: Callable[[], None] | None = None,
+        on_live: Callable[[], object] | None = None,
     ) -> AsyncIterator[Event]:
         """The tenant's events after `after` (None: from now on), then live, in seq order.
         `on_live` is called once every event committed from then on is sure to be yielded.
@@ -163,7 +166,7 @@ class EventHub:
             self._detach(tenant_id, subscriber)
 
     async def changes(
-        self, tenant_id: UUID, types: Collection[str], *, on_live: Callable[[], None] | None = None
+        self, tenant_id: UUID, types: Collection[str], *, on_live: Callable[[], object] | None = None
     ) -> AsyncIterator[int]:
         """The seq of new events of `types`, coalesced: a consumer that is busy when several
         arrive gets the latest once (for state recomputed from scratch, like counters). The

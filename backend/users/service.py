@@ -26,8 +26,11 @@ async def provision(tx: TenantContext, *, external_id: str, email: str, name: st
     """The user with this subject, created if missing.
 
     Concurrent first requests of a new user race here: ON CONFLICT makes the insert
-    idempotent and the loser reads the winner's row.
+    idempotent and the loser reads the winner's row. The loser may also trip over the email's
+    unique index instead (its check can come first): the savepoint keeps the transaction
+    usable to read the winner's row then.
     """
+    await tx.execute("SAVEPOINT provision_user")
     try:
         row = await tx.fetchrow(
             """INSERT INTO users (tenant_id, id, external_id, email, name) VALUES ($1, $2, $3, $4, $5)
@@ -39,6 +42,7 @@ async def provision(tx: TenantContext, *, external_id: str, email: str, name: st
             name,
         )
     except asyncpg.UniqueViolationError:
+        await tx.execute("ROLLBACK TO SAVEPOINT provision_user")
         row = None
     if row is None and await find_by_subject(tx, external_id) is None:
         raise Conflict(f"another user has the email {email}", field="email")
