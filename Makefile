@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked
 
-.PHONY: help install run test lint fmt migrate bench schema
+.PHONY: help install run test lint fmt migrate bench bench-subscriptions schema
 
 help:
 	@echo "make run      start the API with a project-local Postgres, a demo tenant and GraphiQL"
@@ -14,6 +14,7 @@ help:
 	@echo "make migrate  apply migrations to RAPPORT_OWNER_DATABASE_URL (or RAPPORT_DATABASE_URL)"
 	@echo "make schema   regenerate schema/schema.graphql from the code"
 	@echo "make bench    benchmark against PostGraphile and raw asyncpg (../shared/bench; see bench/README.md)"
+	@echo "make bench-subscriptions  10,000 WebSocket subscriptions on one process: memory per socket, latency"
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -60,3 +61,7 @@ bench: install
 		"$(BENCH_HARNESS)/run.sh" bench --rounds $(ROUNDS) --procs $(PROCS) --duration $(DURATION) \
 		--warmup $(WARMUP) $(BENCH_ARGS)
 	BENCH_HARNESS=$(BENCH_HARNESS) $(RUN) python -m bench._explain
+
+# 10,000 sockets need more file descriptors than the usual default soft limit.
+bench-subscriptions: install
+	ulimit -n $$(ulimit -Hn) && $(RUN) python bench/subscriptions.py $(BENCH_SUBSCRIPTIONS_ARGS)

@@ -15,7 +15,8 @@ of its fields fails, so a response never reports half-written data.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,17 @@ import orjson
 import strawberry
 from graphql import (
     ExecutionResult,
+    Executor,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
+    create_source_event_stream,
     execute,
+    execute_subscription_event,
     located_error,
-    subscribe,
+    map_source_to_response_event,
 )
+from graphql.execution.executor_throwing_on_incremental import ExecutorThrowingOnIncremental
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.utils.await_maybe import await_maybe
@@ -93,6 +98,7 @@ class GraphQLExecutor:
         self.explain = settings.environment is Environment.DEV
         self.list_sizes = list_sizes(schema)
         self.compiler = Compiler(schema, page_default=settings.page_default, page_max=settings.page_max)
+        self._shared = _SharedEvents()
 
     async def run(
         self,
@@ -220,20 +226,19 @@ class GraphQLExecutor:
                 policy=policy,
                 live=live,
             )
-            result = await await_maybe(
-                subscribe(
-                    self.graphql_schema,
-                    prepared.document,
-                    context_value=context,
-                    variable_values=request.variables,
-                    operation_name=request.operation_name,
-                    **self._executor_kwargs,
-                )
+            # graphql-core's subscribe, composed from its parts so that each event's execution
+            # can be shared (`_SharedEvents`).
+            executor_class = self._executor_kwargs.get("executor_class", ExecutorThrowingOnIncremental)
+            built = executor_class.build(
+                self.graphql_schema, prepared.document, None, context, request.variables, request.operation_name
             )
-        if isinstance(result, ExecutionResult):
-            return format_errors(list(result.errors or ()), request_id)
-        stream: AsyncIterator[ExecutionResult] = result  # type: ignore[assignment]  # await_maybe loses the type
-        return stream
+            if isinstance(built, list):
+                return format_errors(built, request_id)
+            source: Any = await await_maybe(create_source_event_stream(built))
+        if isinstance(source, ExecutionResult):
+            return format_errors(list(source.errors or ()), request_id)
+        key = (request.query, request.operation_name, orjson.dumps(request.variables, option=orjson.OPT_SORT_KEYS))
+        return map_source_to_response_event(built, source, self._shared.executor(principal.tenant_id, key))
 
     async def _admit(
         self,
@@ -372,6 +377,47 @@ class GraphQLExecutor:
                 field="idempotencyKey",
             )
         return {item.response_key: claim.replay for item, claim in zip(keyed, claims, strict=True)}
+
+
+class _SharedEvents:
+    """Results of subscription events that every subscriber of the same document gets alike.
+
+    A resolver marks such an event (`shared_seq`: the payload depends on the event and the
+    document only, not on who asks or on the database); the first subscriber executes it and
+    the others with the same document and variables reuse the result, so an event fanned out
+    to N sockets is executed once, not N times."""
+
+    _SIZE = 4096
+
+    def __init__(self) -> None:
+        self._results: OrderedDict[tuple[Any, ...], ExecutionResult] = OrderedDict()
+
+    def executor(self, tenant_id: uuid.UUID, document: tuple[Any, ...]) -> Callable[[Executor[Any]], Any]:
+        def run(per_event: Executor[Any]) -> Any:
+            seq = getattr(per_event.root_value, "shared_seq", None)
+            if seq is None:
+                return execute_subscription_event(per_event)
+            key = (tenant_id, seq, *document)
+            found = self._results.get(key)
+            if found is not None:
+                return found
+            result = execute_subscription_event(per_event)
+            if isinstance(result, ExecutionResult):
+                self._remember(key, result)
+                return result
+            return self._store(key, result)
+
+        return run
+
+    async def _store(self, key: tuple[Any, ...], pending: Awaitable[ExecutionResult]) -> ExecutionResult:
+        result = await pending
+        self._remember(key, result)
+        return result
+
+    def _remember(self, key: tuple[Any, ...], result: ExecutionResult) -> None:
+        self._results[key] = result
+        if len(self._results) > self._SIZE:
+            self._results.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)

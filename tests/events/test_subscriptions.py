@@ -232,3 +232,20 @@ async def test_a_revoked_api_key_closes_the_socket(api: Api, tenant: Tenant) -> 
     async with subscription(api.url, secret, EVENTS) as client:
         await api.data(tenant, "mutation ($id: ID!) { apiKeyRevoke(id: $id) { revokedAt } }", {"id": key_id})
         assert await client.closed(wait=5) == (4403, "credentials revoked")
+
+
+async def test_subscribers_of_one_event_get_their_own_selection(api: Api, tenant: Tenant) -> None:
+    """An event's execution is shared between subscribers of the same document only."""
+    token = api.token(tenant)
+    await _create(api, tenant, "First")
+    narrow = 'subscription { events(types: ["account.created"]) { seq } }'
+    wide = 'subscription { events(types: ["account.created"]) { seq type entity } }'
+    async with (
+        subscription(api.url, token, narrow) as first,
+        subscription(api.url, token, narrow) as second,
+        subscription(api.url, token, wide) as third,
+    ):
+        await _create(api, tenant, "Shared")
+        seq = await _latest(tenant)
+        assert (await first.next())["events"] == (await second.next())["events"] == {"seq": seq}
+        assert (await third.next())["events"] == {"seq": seq, "type": "account.created", "entity": "Account"}
