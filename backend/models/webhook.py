@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.contrib.postgres.fields import ArrayField
@@ -34,7 +35,7 @@ class WebhookEndpoint(TenantModel):
     description = fields.TextField(default="")
     event_types = ArrayField("text")
     # Named `conditions`, not `filter`: that is the ORM's query method.
-    conditions: fields.Field[dict[str, list[str]] | None] = fields.JSONField(
+    conditions: fields.Field[dict[str, list[Any]] | None] = fields.JSONField(
         null=True, description="The endpoint's filter (EndpointFilter)."
     )
     secret = fields.TextField(description="Signs bodies; shown once, never read back through the API.")

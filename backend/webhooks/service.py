@@ -69,27 +69,28 @@ Readable = Callable[[UUID, str, str, Collection[str]], Awaitable[frozenset[str]]
 class EndpointFilter:
     """Narrows an endpoint's events: all given conditions must hold.
 
-    `entity_ids`: only events about these records. `changed`: only events that changed at
-    least one of these fields (GraphQL names), so only updates match."""
+    `entities`: only events about these records ((GraphQL type, id) pairs). `changed`: only
+    events that changed at least one of these fields (GraphQL names), so only updates match."""
 
-    entity_ids: frozenset[UUID] = frozenset()
+    entities: frozenset[tuple[str, UUID]] = frozenset()
     changed: frozenset[str] = frozenset()
 
     def matches(self, event: events.Event) -> bool:
-        if self.entity_ids and event.entity_id not in self.entity_ids:
+        if self.entities and (event.entity, event.entity_id) not in self.entities:
             return False
         return not self.changed or not self.changed.isdisjoint(event.changed)
 
-    def as_json(self) -> dict[str, list[str]] | None:
-        if not self.entity_ids and not self.changed:
+    def as_json(self) -> dict[str, list[Any]] | None:
+        if not self.entities and not self.changed:
             return None
-        return {"entityIds": sorted(str(i) for i in self.entity_ids), "changed": sorted(self.changed)}
+        return {"entities": sorted([t, str(i)] for t, i in self.entities), "changed": sorted(self.changed)}
 
     @classmethod
     def of(cls, stored: Any) -> EndpointFilter:
         """From its stored form (`as_json`)."""
         stored = stored or {}
-        return cls(frozenset(UUID(i) for i in stored.get("entityIds", ())), frozenset(stored.get("changed", ())))
+        entities = frozenset((t, UUID(i)) for t, i in stored.get("entities", ()))
+        return cls(entities, frozenset(stored.get("changed", ())))
 
 
 def new_secret() -> str:
@@ -123,10 +124,10 @@ def _check_secret(secret: str) -> str:
     return secret
 
 
-def _check_filter(given: EndpointFilter | None) -> dict[str, list[str]] | None:
+def _check_filter(given: EndpointFilter | None) -> dict[str, list[Any]] | None:
     if given is None:
         return None
-    if len(given.entity_ids) > MAX_FILTER_IDS or len(given.changed) > MAX_TYPES:
+    if len(given.entities) > MAX_FILTER_IDS or len(given.changed) > MAX_TYPES:
         raise BadInput(f"at most {MAX_FILTER_IDS} ids and {MAX_TYPES} fields", field="filter")
     return given.as_json()
 
