@@ -54,6 +54,13 @@ def wire(settings: Settings) -> Services:
     return Services(listener, access, authenticator, GraphQLExecutor(schema, settings, access))
 
 
+def wire_jobs(settings: Settings) -> tuple[Listener, AccessControl]:
+    """What a worker process needs besides its jobs: a listener and access control (webhook
+    bodies carry only what their owner may read; `AccessControl.readable`)."""
+    listener = Listener(settings.database_url, name="rapport-worker")
+    return listener, AccessControl(Catalog(schema._schema), listener)
+
+
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> GraphQLEndpoint:
     """The application; `manage_db=False` leaves the database pool to the caller (tests)."""
     settings = settings or _settings_or_exit()

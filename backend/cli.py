@@ -32,8 +32,8 @@ from backend.seed import SeedSize, seed_tenant
 from backend.settings import ConfigError, Settings, load_settings, reference_table
 from tenants.provisioning import provision_tenant
 
-# backend.app (uvicorn, the GraphQL schema) and backend.auth (JWT, cryptography) are imported
-# inside the commands that use them: the other commands start in about half the time.
+# backend.app (uvicorn, the GraphQL schema), backend.auth (JWT, cryptography) and jobs (the
+# broker) are imported inside the commands that use them: the other commands start in about half the time.
 
 log = logging.getLogger("rapport.cli")
 
@@ -186,6 +186,16 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             await asyncio.to_thread(server.stop)
 
 
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    """Background jobs: webhook deliveries, the dispatcher, retention; until Ctrl-C or SIGTERM."""
+    from backend.app import wire_jobs  # noqa: PLC0415 - see the note on imports above
+    from jobs.worker import serve  # noqa: PLC0415
+
+    async with _database(settings):
+        listener, access = wire_jobs(settings)
+        await serve(settings, listener, access.readable, threads=args.threads)
+
+
 async def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
     if args.reference:
         print(reference_table(), end="")
@@ -319,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", help="default: RAPPORT_HOST")
         p.add_argument("--port", type=_positive, help="default: RAPPORT_PORT")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("worker", help="run background jobs (webhooks, dispatcher, retention) on the broker")
+    p.add_argument("--threads", type=_positive, default=8, help="worker threads (default 8)")
+    p.set_defaults(func=cmd_worker)
     return parser
 
 
@@ -339,7 +353,8 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if args.command in ("run", "worker") else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("tortoise").setLevel(logging.WARNING)  # "Tortoise-ORM shutdown" after each command
     try:
