@@ -92,7 +92,9 @@ async def emit(
     """Append an event that is not a row change (e.g. `webhook.disabled`); it commits or rolls
     back with `tx`. Returns its seq. The tenant's counter stays locked until `tx` ends: emit
     late in a transaction."""
-    seq: int = await tx.fetchval("SELECT append_event($1, $2, $3, '{}', $4::jsonb)", type, entity, entity_id, data)
+    seq: int = await tx.fetchval(
+        "SELECT append_event($1, $2, $3, $4, '{}', $5::jsonb)", tx.tenant_id, type, entity, entity_id, data
+    )
     return seq
 
 

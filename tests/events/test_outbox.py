@@ -116,6 +116,11 @@ async def test_tenants_see_only_their_own_events(tenant: Tenant, other_tenant: T
         # Even without the tenant filter, RLS shows only this tenant's events.
         assert await tx.fetchval("SELECT count(*) FROM events") == 2
     assert [e.seq for e in await _events(tenant)] == [1]
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):  # RLS: no event for another tenant
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.fetchval(
+                "SELECT append_event($1, 'account.created', 'Account', NULL, '{}', NULL)", other_tenant.id
+            )
 
 
 async def test_emit_and_bounds_and_pruning_keep_the_newest(tenant: Tenant) -> None:
