@@ -178,6 +178,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             f"Demo tenant 'Demo Company' ({'created with demo data' if created else 'existing data kept'}).\n"
             f'Admin token, for GraphiQL\'s Headers tab as {{"Authorization": "Bearer <token>"}}:\n\n{token}\n\n'
             f"Or open GraphiQL with the header filled in:\nhttp://{host}:{port}/graphql?headers={headers}\n"
+            f"\nBackground jobs (webhooks) need a broker: with Redis on {settings.broker_url}, in another terminal\n"
+            f"RAPPORT_DATABASE_URL='{settings.database_url}' make worker\n"
         )
         await _serve(settings, host, port, banner=banner)
     finally:
