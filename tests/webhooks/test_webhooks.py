@@ -13,8 +13,8 @@ import pytest
 from backend.db import tenant_transaction
 from backend.events import service as events
 from backend.models import Tenant
-from tests.conftest import Api
-from tests.webhooks.conftest import Inbox, Receiver, eventually
+from tests.conftest import Api, eventually
+from tests.webhooks.conftest import Inbox, Receiver
 
 pytestmark = pytest.mark.usefixtures("worker")
 
