@@ -4,6 +4,9 @@ One database per test run, created by the same bootstrap and migrations as produ
 with the application role connected (RLS on). Tests isolate themselves by creating fresh
 tenants (`tenant` fixture): row-level security keeps every test's rows out of every other
 test's sight, which is also what the isolation tests prove.
+
+Background jobs run in a real worker process (`worker`: `python -m backend.cli worker` on this
+run's database and a Redis key namespace of its own), started once for the tests that ask.
 """
 
 from __future__ import annotations

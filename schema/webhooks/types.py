@@ -2,13 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from uuid import UUID
 
 import strawberry
 
+from backend.errors import BadInput
+from backend.models import DeliveryStatus
 from backend.models import WebhookDelivery as DeliveryRow
 from backend.models import WebhookEndpoint as EndpointRow
 from backend.webhooks import service as webhooks
-from schema.pagination import Connection
+from schema.context import Context
+from schema.pagination import Connection, connection
 from schema.relay import Node, to_global_id
 
 
@@ -42,21 +46,6 @@ class WebhookFilter:
     )
 
 
-@strawberry.type(description="An endpoint that receives the tenant's events as signed HTTP POSTs.")
-class Webhook(Node):
-    url: str
-    description: str
-    event_types: list[str] = strawberry.field(description="Types (`ticket.updated`), families (`ticket.*`) or `*`.")
-    filter: WebhookFilter | None
-    status: WebhookStatus
-    disabled_reason: str | None = strawberry.field(description="Why the system disabled it.")
-    last_seq: int = strawberry.field(description="The last event seq handed to this webhook.")
-    consecutive_failures: int
-    failing_since: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
 @strawberry.type(description="One event (or ping) sent to a webhook, with its latest attempt.")
 class WebhookDelivery(Node):
     kind: WebhookDeliveryKind
@@ -73,13 +62,55 @@ class WebhookDelivery(Node):
     created_at: datetime
 
 
+@strawberry.type(description="An endpoint that receives the tenant's events as signed HTTP POSTs.")
+class Webhook(Node):
+    url: str
+    description: str
+    event_types: list[str] = strawberry.field(description="Types (`ticket.updated`), families (`ticket.*`) or `*`.")
+    filter: WebhookFilter | None
+    status: WebhookStatus
+    disabled_reason: str | None = strawberry.field(description="Why the system disabled it.")
+    last_seq: int = strawberry.field(description="The last event seq handed to this webhook.")
+    consecutive_failures: int
+    failing_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[UUID]
+
+    @strawberry.field(description="The delivery log, newest first.")
+    async def deliveries(
+        self,
+        info: strawberry.Info,
+        status: WebhookDeliveryStatus | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Connection[WebhookDelivery]:
+        context: Context = info.context
+        if not 0 <= first <= context.settings.page_max:
+            raise BadInput(f"first must be between 0 and {context.settings.page_max}", field="first")
+        wanted = DeliveryStatus(status.value) if status is not None else None
+        page = await webhooks.deliveries(context.tx, self.pk, status=wanted, first=first, after=after)
+
+        async def count() -> int:
+            return await webhooks.count_deliveries(context.tx, self.pk, wanted)
+
+        async def newer() -> bool:  # pages go one way (newest first): an `after` page has newer ones
+            return after is not None
+
+        return connection(
+            [delivery_node(d) for d in page.deliveries],
+            [webhooks.delivery_cursor(d) for d in page.deliveries],
+            has_more=page.has_more,
+            backward=False,
+            count=count,
+            other_direction=newer,
+        )
+
+
 @strawberry.type(description="A new webhook and its signing secret: shown this once, store it now.")
 class WebhookSecretPayload:
     webhook: Webhook
     secret: str
-
-
-WebhookDeliveryConnection = Connection[WebhookDelivery]
 
 
 def webhook_node(row: EndpointRow) -> Webhook:
@@ -102,6 +133,7 @@ def webhook_node(row: EndpointRow) -> Webhook:
         failing_since=row.failing_since,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        pk=row.id,
     )
 
 

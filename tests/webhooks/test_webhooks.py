@@ -8,12 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from backend.db import tenant_transaction
 from backend.events import service as events
 from backend.models import Tenant
-from tests.conftest import Api, eventually
+from tests.conftest import Api, Database, eventually
 from tests.webhooks.conftest import Inbox, Receiver
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -23,9 +24,11 @@ CREATE = """mutation($input: WebhookCreateInput!) {
   webhookCreate(input: $input) { secret webhook { id status eventTypes lastSeq } }
 }"""
 LOG = """query($id: ID!, $status: WebhookDeliveryStatus) {
-  webhookDeliveries(webhookId: $id, status: $status, first: 100) {
-    totalCount
-    nodes { id kind seq eventType status attempts responseCode durationMs error endpointDisabled }
+  webhook(id: $id) {
+    deliveries(status: $status, first: 100) {
+      totalCount
+      nodes { id kind seq eventType status attempts responseCode durationMs error endpointDisabled }
+    }
   }
 }"""
 WEBHOOK = "query($id: ID!) { webhook(id: $id) { id status disabledReason consecutiveFailures lastSeq } }"
@@ -58,8 +61,8 @@ async def create_account(api: Api, tenant: Tenant, name: str) -> str:
 
 
 async def log(api: Api, tenant: Tenant, webhook_id: str, status: str | None = None) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = (await api.data(tenant, LOG, {"id": webhook_id, "status": status}))[
-        "webhookDeliveries"
+    found: list[dict[str, Any]] = (await api.data(tenant, LOG, {"id": webhook_id, "status": status}))["webhook"][
+        "deliveries"
     ]["nodes"]
     return found
 
@@ -309,3 +312,26 @@ async def test_update_delete_and_a_given_secret(api: Api, tenant: Tenant, receiv
         actions = [r["action"] for r in await tx.fetch(
             "SELECT action FROM audit_log WHERE tenant_id = $1 AND entity = 'webhook_endpoints'", tenant.id)]  # fmt: skip
     assert {"insert", "webhook.create", "update", "delete"} <= set(actions)
+
+
+async def test_events_missed_while_the_listener_was_away_are_caught_up(
+    api: Api, tenant: Tenant, receiver: Receiver, database: Database
+) -> None:
+    inbox = receiver.inbox()
+    await register(api, tenant, inbox, ["account.created"])
+    conn = await asyncpg.connect(database.superuser_url)
+    try:
+        listening = "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = $1 AND application_name = $2"
+        (old,) = await conn.fetch(listening, database.name, "rapport-worker")
+        await conn.execute("SELECT pg_terminate_backend($1)", old["pid"])
+        account_id = await create_account(api, tenant, "Unheard")  # NOTIFY while nobody listens
+
+        (request,) = await inbox.wait(1)
+        assert request.json["entityId"] == account_id
+        (new,) = await conn.fetch(listening, database.name, "rapport-worker")
+        at = await conn.fetchval(
+            "SELECT at FROM events WHERE tenant_id = $1 AND seq = $2", tenant.id, request.json["seq"]
+        )
+        assert new["backend_start"] > at  # the listener came back after the event: the catch-up sent it
+    finally:
+        await conn.close()
