@@ -38,6 +38,7 @@ TENANT_TABLES = [
     "access_scopes",
     "access_bindings",
     "audit_log",
+    "events",
 ]
 
 
