@@ -1,16 +1,18 @@
 """From outbox to queue: turns committed events into webhook deliveries and queues them.
 
-It LISTENs on the outbox channel (one notification per event, "<tenant>:<seq>") and on the
-webhooks channel (pings, replays, resumes: "<tenant>"), and marks the tenant; a single loop
-then syncs every marked tenant: in one tenant transaction, events after each active
-endpoint's cursor become deliveries and the cursors move (backend/webhooks/service.fan_out),
-and deliveries that need a message are marked queued (`due`); after commit the messages go
-out. A burst of notifications for one tenant costs one sync.
+It LISTENs on the outbox channel, where every write transaction's commit wakes its tenant
+(backend/db.py; events, but also the delivery rows of pings, replays and resumes), and marks
+the tenant; a single loop then syncs every marked tenant: in one tenant transaction, events
+after each active endpoint's cursor become deliveries and the cursors move
+(backend/webhooks/service.fan_out), and deliveries that need a message are marked queued
+(`due`); after commit the messages go out. A burst of wake-ups for one tenant costs one sync.
+The dispatcher's own transactions write no events and do not wake anyone (`wake=False`).
 
-Nothing depends on a notification arriving: cursors live in the database, so after a
-(re)connect of the listener, when notifications may have been lost, and on every scheduler
-sweep, every tenant is synced ("catch up"), which also re-queues deliveries whose message
-was lost or whose worker died mid-attempt.
+Nothing depends on a wake-up arriving: cursors live in the database. Every few seconds the
+tenants' event heads are compared with the last look (a lost wake-up delays a delivery by
+that much), and after a (re)connect of the listener and on every scheduler sweep every
+tenant is synced ("catch up"), which also re-queues deliveries whose message was lost or
+whose worker died mid-attempt.
 """
 
 from __future__ import annotations
@@ -39,15 +41,20 @@ class Dispatcher:
         self._marked: set[UUID] = set()
         self._everyone = True  # catch up at start
         self._wake = asyncio.Event()
+        self._heads: dict[UUID, int] = {}
         listener.subscribe(events.CHANNEL, self._on_event)
-        listener.subscribe(webhooks.CHANNEL, self._on_webhooks)
         listener.on_reset(self.catch_up)
 
     def _on_event(self, payload: str) -> None:
-        self.mark(events.notification(payload)[0])
+        self.mark(events.notification(payload))
 
-    def _on_webhooks(self, payload: str) -> None:
-        self.mark(UUID(payload))
+    async def check_heads(self) -> None:
+        """Mark the tenants whose last event seq moved since the previous look."""
+        heads = await db.event_heads()
+        for tenant_id, seq in heads.items():
+            if self._heads.get(tenant_id) != seq:
+                self.mark(tenant_id)
+        self._heads = heads
 
     def mark(self, tenant_id: UUID) -> None:
         self._marked.add(tenant_id)
@@ -88,7 +95,7 @@ class Dispatcher:
         self._wake.set()
 
     async def sync(self, tenant_id: UUID) -> None:
-        async with db.tenant_transaction(tenant_id, actor=runtime.JOB) as tx:
+        async with db.tenant_transaction(tenant_id, actor=runtime.JOB, wake=False) as tx:
             queued = await webhooks.fan_out(tx) + await webhooks.due(tx, stale=STALE)
         if queued:
             await send(tenant_id, queued)

@@ -22,7 +22,7 @@ def prune(tenant_id: str) -> None:
 
 async def prune_tenant(tenant_id: UUID, retention: timedelta) -> int:
     """Prune one tenant, in its own transaction; returns how many events went."""
-    async with db.tenant_transaction(tenant_id, actor=runtime.JOB) as tx:
+    async with db.tenant_transaction(tenant_id, actor=runtime.JOB, wake=False) as tx:
         return await events.prune(tx, retention)
 
 

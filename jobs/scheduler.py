@@ -1,5 +1,6 @@
-"""Periodic work of a worker process: every minute a dispatcher catch-up (lost messages,
-expired leases), every hour outbox retention (one `events.prune` message per tenant).
+"""Periodic work of a worker process: every few seconds a look at the tenants' event heads (lost
+wake-ups), every minute a dispatcher catch-up of every tenant (lost messages, expired
+leases), every hour outbox retention (one `events.prune` message per tenant).
 
 Every worker process runs it; both are idempotent, so several schedulers only repeat work.
 """
@@ -14,6 +15,7 @@ from jobs import events
 from jobs.dispatcher import Dispatcher
 
 log = logging.getLogger("rapport.scheduler")
+HEADS_SECONDS = 2.0
 SWEEP_SECONDS = 60.0
 PRUNE_SECONDS = 3600.0
 
@@ -22,7 +24,11 @@ async def run(dispatcher: Dispatcher) -> None:
     async def sweep() -> None:
         dispatcher.catch_up()
 
-    await asyncio.gather(_every(SWEEP_SECONDS, sweep), _every(PRUNE_SECONDS, events.prune_all))
+    await asyncio.gather(
+        _every(HEADS_SECONDS, dispatcher.check_heads),
+        _every(SWEEP_SECONDS, sweep),
+        _every(PRUNE_SECONDS, events.prune_all),
+    )
 
 
 async def _every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:

@@ -38,7 +38,7 @@ def deliver(tenant_id: str, delivery_id: str) -> None:
 async def attempt(tenant_id: UUID, delivery_id: UUID) -> None:
     rt = runtime.current()
     settings = rt.settings
-    async with tenant_transaction(tenant_id, actor=runtime.JOB) as tx:
+    async with tenant_transaction(tenant_id, actor=runtime.JOB, wake=False) as tx:
         claimed = await webhooks.claim(tx, delivery_id, settings)
     if claimed is None:
         return
@@ -54,6 +54,7 @@ async def attempt(tenant_id: UUID, delivery_id: UUID) -> None:
         claimed.endpoint.url, body, headers, allow=rt.allow, timeout_s=settings.webhook_timeout_seconds,
         max_bytes=settings.webhook_max_response_kb * 1024,
     )  # fmt: skip
+    # This one wakes the tenant's consumers: it may disable the endpoint, with an event.
     async with tenant_transaction(tenant_id, actor=runtime.JOB) as tx:
         result = await webhooks.record(
             tx, claimed, status=outcome.status, duration_ms=outcome.duration_ms, error=outcome.error, settings=settings

@@ -30,9 +30,9 @@ CREATE POLICY tenant_isolation ON events USING (tenant_id = current_tenant_id())
 -- DELETE: retention pruning, per tenant like every other statement.
 GRANT SELECT, INSERT, DELETE ON events TO rapport_app;
 
--- Append one event of the row's tenant (RLS checks it is the transaction's): next seq from the
--- tenant's counter (row-locked until commit), then NOTIFY (delivered after commit, not at all on
--- rollback) with "<tenant>:<seq>".
+-- Append one event of the row's tenant (RLS checks it is the transaction's), numbered from the
+-- tenant's counter (row-locked until commit). No NOTIFY here: the application wakes consumers
+-- after commit (backend/db.py explains why).
 CREATE FUNCTION append_event(p_tenant uuid, p_type text, p_entity text, p_entity_id uuid, p_changed text[],
                              p_data jsonb)
     RETURNS bigint
@@ -49,7 +49,6 @@ BEGIN
             coalesce(nullif(current_setting('app.actor_kind', true), ''), 'system'),
             nullif(current_setting('app.actor_id', true), '')::uuid,
             nullif(current_setting('app.request_id', true), ''));
-    PERFORM pg_notify('rapport_events', p_tenant::text || ':' || v_seq::text);
     RETURN v_seq;
 END
 $$;
@@ -95,6 +94,18 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- Every tenant's last seq: consumers compare it with their cursors to catch up on wake-ups that
+-- were late or lost. Like tenant_directory(), a cross-tenant read the application role may only
+-- make through this function.
+CREATE POLICY owner_heads ON tenant_counters FOR SELECT TO rapport_owner USING (true);
+CREATE FUNCTION event_heads()
+    RETURNS TABLE (tenant_id uuid, seq bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = public, pg_temp
+    AS $$ SELECT c.tenant_id, c.value FROM tenant_counters c WHERE c.name = 'events' $$;
+REVOKE ALL ON FUNCTION event_heads() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION event_heads() TO rapport_app;
 
 CREATE FUNCTION publish_events(target regclass, type_name text, prefix text, extras text[] DEFAULT '{}')
     RETURNS void

@@ -8,7 +8,8 @@ and unordered: a receiver dedupes by the body's `id` (the delivery) or `seq` (th
 replays re-send a seq under a new delivery id) and orders by `seq`.
 
 The API cannot enqueue (schema/ does not import jobs/): pings, replays and resumes write
-delivery rows and NOTIFY `CHANNEL` with the tenant id; the dispatcher queues them.
+delivery rows that need a message; their commit wakes the tenant's consumers, the dispatcher
+among them, which queues them.
 
 Bodies are signed: `Rapport-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
 (README: "Webhooks" has a verification snippet).
@@ -46,7 +47,6 @@ from backend.models import (
 )
 from backend.settings import Settings
 
-CHANNEL = "rapport_webhooks"
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a public marker, not a secret)
 MAX_TYPES = 50
 MAX_FILTER_IDS = 100
@@ -225,7 +225,6 @@ async def resume(tx: TenantContext, endpoint_id: UUID) -> WebhookEndpoint:
         tx.tenant_id,
         endpoint.id,
     )
-    await notify(tx)
     return await _set_status(tx, endpoint, EndpointStatus.ACTIVE)
 
 
@@ -246,22 +245,15 @@ async def delete(tx: TenantContext, endpoint_id: UUID) -> None:
     await tx.execute("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", tx.tenant_id, endpoint.id)
 
 
-async def notify(tx: TenantContext) -> None:
-    """Wake the dispatcher for this tenant when `tx` commits."""
-    await tx.execute("SELECT pg_notify($1, $2)", CHANNEL, str(tx.tenant_id))
-
-
 async def ping(tx: TenantContext, endpoint_id: UUID) -> WebhookDelivery:
     """One `webhook.ping` delivery, tried once (no retries; it does not count towards disabling)."""
     endpoint = await get(tx, endpoint_id)
     if endpoint.status is not EndpointStatus.ACTIVE:
         raise BadInput(f"the webhook is {endpoint.status.value}: resume it first", field="id")
-    delivery = await WebhookDelivery.create(
+    return await WebhookDelivery.create(
         tenant_id=tx.tenant_id, id=uuid7(), endpoint_id=endpoint.id, kind=DeliveryKind.PING, event_type=PING,
         next_attempt_at=datetime.now(UTC),
     )  # fmt: skip
-    await notify(tx)
-    return delivery
 
 
 async def replay(tx: TenantContext, endpoint_id: UUID, from_seq: int, to_seq: int) -> int:
@@ -279,7 +271,6 @@ async def replay(tx: TenantContext, endpoint_id: UUID, from_seq: int, to_seq: in
         tx, endpoint.event_types, EndpointFilter.of(endpoint.conditions), from_seq - 1, to_seq
     )
     await _insert_deliveries(tx, endpoint.id, chosen, DeliveryKind.REPLAY, queued=False)
-    await notify(tx)
     return len(chosen)
 
 
