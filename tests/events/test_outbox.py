@@ -124,6 +124,29 @@ async def test_commits_wake_consumers_with_the_tenant(settings: Settings, tenant
     assert (await db.event_heads())[tenant.id] == 1
 
 
+async def test_bookkeeping_transactions_do_not_wake_consumers(
+    settings: Settings, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """`wake=False` (consumers' own writes, such as webhook cursors) sends no wake-up; a later
+    commit's wake-up arriving first proves it, as one task sends them in commit order."""
+    assert settings.database_url is not None
+    heard: list[object] = []
+    listener = await asyncpg.connect(settings.database_url)
+    await listener.add_listener(events.CHANNEL, lambda *args: heard.append(events.notification(args[3])))
+    try:
+        async with tenant_transaction(tenant.id, wake=False) as tx:
+            await factories.account(tx)
+        async with tenant_transaction(other_tenant.id) as tx:
+            await factories.account(tx)
+        for _ in range(100):
+            if other_tenant.id in heard:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await listener.close()
+    assert other_tenant.id in heard and tenant.id not in heard
+
+
 async def test_tenants_see_only_their_own_events(tenant: Tenant, other_tenant: Tenant) -> None:
     async with tenant_transaction(tenant.id) as tx:
         await factories.account(tx)
