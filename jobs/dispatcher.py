@@ -9,8 +9,8 @@ after each active endpoint's cursor become deliveries and the cursors move
 The dispatcher's own transactions write no events and do not wake anyone (`wake=False`).
 
 Nothing depends on a wake-up arriving: cursors live in the database. Every few seconds the
-tenants' event heads are compared with the last look (a lost wake-up delays a delivery by
-that much), and after a (re)connect of the listener and on every scheduler sweep every
+tenants' event heads are compared with the latest seq each tenant's last sync saw (a lost
+wake-up delays a delivery by that much), and after a (re)connect of the listener and on every scheduler sweep every
 tenant is synced ("catch up"), which also re-queues deliveries whose message was lost or
 whose worker died mid-attempt.
 """
@@ -41,7 +41,7 @@ class Dispatcher:
         self._marked: set[UUID] = set()
         self._everyone = True  # catch up at start
         self._wake = asyncio.Event()
-        self._heads: dict[UUID, int] = {}
+        self._seen: dict[UUID, int] = {}  # per tenant, the latest seq a sync has fanned out
         listener.subscribe(events.CHANNEL, self._on_event)
         listener.on_reset(self.catch_up)
 
@@ -49,12 +49,10 @@ class Dispatcher:
         self.mark(events.notification(payload))
 
     async def check_heads(self) -> None:
-        """Mark the tenants whose last event seq moved since the previous look."""
-        heads = await db.event_heads()
-        for tenant_id, seq in heads.items():
-            if self._heads.get(tenant_id) != seq:
+        """Mark the tenants with events no sync of this process has seen (a lost wake-up)."""
+        for tenant_id, seq in (await db.event_heads()).items():
+            if seq > self._seen.get(tenant_id, -1):
                 self.mark(tenant_id)
-        self._heads = heads
 
     def mark(self, tenant_id: UUID) -> None:
         self._marked.add(tenant_id)
@@ -96,6 +94,8 @@ class Dispatcher:
 
     async def sync(self, tenant_id: UUID) -> None:
         async with db.tenant_transaction(tenant_id, actor=runtime.JOB, wake=False) as tx:
-            queued = await webhooks.fan_out(tx) + await webhooks.due(tx, stale=STALE)
+            created, latest = await webhooks.fan_out(tx)
+            queued = created + await webhooks.due(tx, stale=STALE)
+        self._seen[tenant_id] = max(latest, self._seen.get(tenant_id, 0))
         if queued:
             await send(tenant_id, queued)

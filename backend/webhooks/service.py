@@ -349,9 +349,10 @@ async def count_deliveries(tx: TenantContext, endpoint_id: UUID, status: Deliver
 # -- the dispatcher's side -------------------------------------------------------------------
 
 
-async def fan_out(tx: TenantContext) -> list[UUID]:
+async def fan_out(tx: TenantContext) -> tuple[list[UUID], int]:
     """Deliveries for every active endpoint's events after its cursor; moves the cursors.
-    Returns the new deliveries, to be queued once `tx` has committed.
+    Returns the new deliveries, to be queued once `tx` has committed, and the tenant's latest
+    seq, which every active endpoint has now seen.
 
     Endpoints are locked, so concurrent dispatchers (several workers) take turns instead of
     fanning the same events out twice."""
@@ -360,8 +361,6 @@ async def fan_out(tx: TenantContext) -> list[UUID]:
         "ORDER BY id FOR UPDATE",
         tx.tenant_id,
     )
-    if not endpoints:
-        return []
     # Every seq up to `latest` is visible once `latest` is (seqs are assigned at commit, in
     # commit order), so reading up to it misses nothing and the cursor may move to it.
     _, latest = await events.bounds(tx)
@@ -378,7 +377,7 @@ async def fan_out(tx: TenantContext) -> list[UUID]:
             endpoint["id"],
             latest,
         )
-    return created
+    return created, latest
 
 
 async def due(tx: TenantContext, *, stale: timedelta) -> list[UUID]:
