@@ -14,6 +14,7 @@ import pytest
 from backend.db import tenant_transaction
 from backend.events import service as events
 from backend.models import Tenant
+from tests import factories
 from tests.conftest import Api, Database, eventually
 from tests.webhooks.conftest import Inbox, Receiver
 
@@ -335,3 +336,14 @@ async def test_events_missed_while_the_listener_was_away_are_caught_up(
         assert new["backend_start"] > at  # the listener came back after the event: the catch-up sent it
     finally:
         await conn.close()
+
+
+async def test_events_without_a_wake_up_are_found_by_the_heads_check(
+    api: Api, tenant: Tenant, receiver: Receiver
+) -> None:
+    inbox = receiver.inbox()
+    await register(api, tenant, inbox, ["account.created"])
+    async with tenant_transaction(tenant.id, wake=False) as tx:  # as a process killed after its commit
+        account = await factories.account(tx, name="Quiet")
+    (request,) = await inbox.wait(1, within=10)  # the dispatcher looks at event heads every 2 s
+    assert request.json["data"]["name"] == "Quiet" and request.json["data"]["id"] == str(account.id)
