@@ -6,6 +6,7 @@ CLI pass their own `Settings`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import sys
@@ -72,6 +73,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> G
         if manage_db:
             await db.init_db(settings)
         await services.listener.start()
+        # What start-up built (schema, plans' builders, pools) lives as long as the process:
+        # out of the collector's sight, full collections stop walking it on every request burst.
+        gc.freeze()
         try:
             yield
         finally:
