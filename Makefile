@@ -4,10 +4,11 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked
 
-.PHONY: help install run test lint fmt migrate bench bench-subscriptions schema
+.PHONY: help install run worker test lint fmt migrate bench bench-subscriptions schema
 
 help:
 	@echo "make run      start the API with a project-local Postgres, a demo tenant and GraphiQL"
+	@echo "make worker   run background jobs (webhooks, retention) on RAPPORT_DATABASE_URL and RAPPORT_BROKER_URL"
 	@echo "make test     install what is needed, lint, run the whole test suite"
 	@echo "make lint     ruff + mypy"
 	@echo "make fmt      format and auto-fix"
@@ -22,6 +23,9 @@ install:
 
 run: install
 	$(RUN) python -m backend.cli run
+
+worker: install
+	$(RUN) python -m backend.cli worker
 
 test: install lint
 	$(RUN) pytest

@@ -6,6 +6,7 @@ CLI pass their own `Settings`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import sys
@@ -61,6 +62,13 @@ def wire(settings: Settings) -> Services:
     return Services(listener, access, authenticator, executor, hub, subscriptions)
 
 
+def wire_jobs(settings: Settings) -> tuple[Listener, AccessControl]:
+    """What a worker process needs besides its jobs: a listener and access control (webhook
+    bodies carry only what their owner may read; `AccessControl.readable`)."""
+    listener = Listener(settings.database_url, name="rapport-worker")
+    return listener, AccessControl(Catalog(schema._schema), listener)
+
+
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> GraphQLEndpoint:
     """The application; `manage_db=False` leaves the database pool to the caller (tests)."""
     settings = settings or _settings_or_exit()
@@ -72,7 +80,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> G
         if manage_db:
             await db.init_db(settings)
         await services.listener.start()
+        await services.hub.start()
         await services.subscriptions.start()
+        # What start-up built (schema, plans' builders, pools) lives as long as the process:
+        # out of the collector's sight, full collections stop walking it on every request burst.
+        gc.freeze()
         try:
             yield
         finally:

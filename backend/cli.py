@@ -32,8 +32,8 @@ from backend.seed import SeedSize, seed_tenant
 from backend.settings import ConfigError, Settings, load_settings, reference_table
 from tenants.provisioning import provision_tenant
 
-# backend.app (uvicorn, the GraphQL schema) and backend.auth (JWT, cryptography) are imported
-# inside the commands that use them: the other commands start in about half the time.
+# backend.app (uvicorn, the GraphQL schema), backend.auth (JWT, cryptography) and jobs (the
+# broker) are imported inside the commands that use them: the other commands start in about half the time.
 
 log = logging.getLogger("rapport.cli")
 
@@ -178,12 +178,24 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             f"Demo tenant 'Demo Company' ({'created with demo data' if created else 'existing data kept'}).\n"
             f'Admin token, for GraphiQL\'s Headers tab as {{"Authorization": "Bearer <token>"}}:\n\n{token}\n\n'
             f"Or open GraphiQL with the header filled in:\nhttp://{host}:{port}/graphql?headers={headers}\n"
+            f"\nBackground jobs (webhooks) need a broker: with Redis on {settings.broker_url}, in another terminal\n"
+            f"RAPPORT_DATABASE_URL='{settings.database_url}' make worker\n"
         )
         await _serve(settings, host, port, banner=banner)
     finally:
         if server is not None:
             print("stopping the project-local Postgres", flush=True)
             await asyncio.to_thread(server.stop)
+
+
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    """Background jobs: webhook deliveries, the dispatcher, retention; until Ctrl-C or SIGTERM."""
+    from backend.app import wire_jobs  # noqa: PLC0415 - see the note on imports above
+    from jobs.worker import serve  # noqa: PLC0415
+
+    async with _database(settings):
+        listener, access = wire_jobs(settings)
+        await serve(settings, listener, access.readable, threads=args.threads)
 
 
 async def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
@@ -319,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", help="default: RAPPORT_HOST")
         p.add_argument("--port", type=_positive, help="default: RAPPORT_PORT")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("worker", help="run background jobs (webhooks, dispatcher, retention) on the broker")
+    p.add_argument("--threads", type=_positive, default=8, help="worker threads (default 8)")
+    p.set_defaults(func=cmd_worker)
     return parser
 
 
@@ -339,7 +355,8 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if args.command in ("run", "worker") else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("tortoise").setLevel(logging.WARNING)  # "Tortoise-ORM shutdown" after each command
     try:

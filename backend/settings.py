@@ -6,6 +6,7 @@ ASGI factory print that line and exit instead of showing a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from typing import Self
@@ -58,7 +59,55 @@ class Settings(BaseSettings):
 
     broker_url: str = Field(
         default="redis://127.0.0.1:6379/0",
-        description="Dramatiq broker for background jobs, `redis://` or `amqp://` (validated; no workers use it yet).",
+        description="Dramatiq broker for background jobs (`python -m backend.cli worker`), `redis://` or `amqp://`.",
+    )
+    broker_namespace: str = Field(
+        default="rapport",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Prefix of the broker's Redis keys, so several deployments (or test runs) can share one "
+        "Redis. RabbitMQ: separate them with the URL's virtual host instead.",
+    )
+    event_retention_days: int = Field(
+        default=7,
+        ge=7,
+        description="Days the event outbox keeps events (7 at least: webhook retries and replays, subscription "
+        "resumes and automation read them); the worker's scheduler prunes older ones hourly.",
+    )
+    webhook_allowed_hosts: str | None = Field(
+        default=None,
+        description="Comma-separated host names and CIDRs webhooks may reach although they are private, "
+        "loopback, link-local or multicast (e.g. `hooks.internal,10.1.0.0/16`). Unset: only public addresses.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Connect and read timeout of one webhook request, in seconds."
+    )
+    webhook_max_response_kb: int = Field(
+        default=64, ge=1, le=10_240, description="Most of a webhook response's body read (KB); the rest is dropped."
+    )
+    webhook_min_backoff_seconds: float = Field(
+        default=30.0, gt=0, description="Delay before the first retry of a failed webhook delivery; doubles each time."
+    )
+    webhook_max_backoff_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest delay between two attempts of a webhook delivery (before jitter)."
+    )
+    webhook_retry_hours: float = Field(
+        default=24.0,
+        ge=24,
+        description="How long a failing webhook delivery is retried, from its first attempt; then it is dead.",
+    )
+    webhook_max_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        description="Attempts after which a delivery is dead even within the retry window. Unset: none.",
+    )
+    webhook_disable_after_hours: float = Field(
+        default=72.0,
+        ge=0,
+        description="An endpoint whose deliveries have all failed for this long (and at least "
+        "`RAPPORT_WEBHOOK_DISABLE_AFTER_FAILURES` times in a row) is disabled, with a `webhook.disabled` event.",
+    )
+    webhook_disable_after_failures: int = Field(
+        default=20, ge=1, description="Failed attempts in a row an endpoint needs before it can be disabled."
     )
 
     jwt_secret: SecretStr = Field(
@@ -173,11 +222,27 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis:// or amqp:// URL")
         return value
 
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: str | None) -> str | None:
+        for entry in (e.strip() for e in (value or "").split(",")):
+            if "/" in entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"'{entry}' is not a CIDR") from None
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Self:
         # Messages start with the variable to fix: `load_settings` prints them as they are.
         if self.db_pool_min > self.db_pool_max:
             raise ValueError(f"RAPPORT_DB_POOL_MIN: must not exceed RAPPORT_DB_POOL_MAX ({self.db_pool_max})")
+        if self.webhook_min_backoff_seconds > self.webhook_max_backoff_seconds:
+            raise ValueError(
+                "RAPPORT_WEBHOOK_MIN_BACKOFF_SECONDS: must not exceed RAPPORT_WEBHOOK_MAX_BACKOFF_SECONDS "
+                f"({self.webhook_max_backoff_seconds})"
+            )
         if self.page_default > self.page_max:
             raise ValueError(f"RAPPORT_PAGE_DEFAULT: must not exceed RAPPORT_PAGE_MAX ({self.page_max})")
         # With a JWKS URL the secret verifies nothing (HS256 tokens are refused), but it is

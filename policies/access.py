@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -103,6 +103,22 @@ class AccessControl:
     def forget(self, tenant_id: UUID) -> None:
         self._generation += 1
         self._policies.pop(tenant_id, None)
+
+    # -- webhook bodies ---------------------------------------------------------------------
+
+    async def readable(self, tenant_id: UUID, subject: str, entity: str, names: Collection[str]) -> frozenset[str]:
+        """Which of `names` (an event's data keys: GraphQL field or input names such as
+        `accountId`) the subject's roles may read on `entity`, under the current policy.
+        Keys that name no field of the type are never readable."""
+        policy = await self.policy(tenant_id)
+        roles = policy.roles_of(subject)
+        fields = self.catalog.fields(entity)
+        allowed = set()
+        for name in names:
+            field = self.catalog.input_field(entity, name)
+            if field in fields and policy.allowed(roles, f"{entity}.{field}", "read"):
+                allowed.add(name)
+        return frozenset(allowed)
 
     # -- the field check --------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ covered (and denied by default) the moment it exists.
 * Entity types are the object types that implement `Node`. Their fields are the policy
   objects `Type.field`; `Type.*` names all of them, `*` everything.
 * Field actions (`read`, `create`, `update`) apply to `Type.field`; type actions (`delete`,
-  `export`, `merge`, `manage_policies`, `manage_keys`) apply to a whole type, `Type.*`.
+  `export`, `merge`, `manage_policies`, `manage_keys`, `manage_webhooks`) apply to a whole type,
+  `Type.*`.
 * Input types are recognised by the naming conventions of the API: `<Type>Filter` and
   `<Type>Order` (read), `<Type>CreateInput` (create), `<Type>UpdateInput` (update); their
   fields name the entity's fields, with `xId`/`xIds` standing for the relation `x`/`xs`.
@@ -42,7 +43,7 @@ from strawberry.schema_directive import Location
 
 WILDCARD = "*"
 FIELD_ACTIONS = ("read", "create", "update")
-TYPE_ACTIONS = ("delete", "export", "merge", "manage_policies", "manage_keys")
+TYPE_ACTIONS = ("delete", "export", "merge", "manage_policies", "manage_keys", "manage_webhooks")
 ACTIONS = FIELD_ACTIONS + TYPE_ACTIONS
 _VERBS = {"Create": "create", "Update": "update", "Delete": "delete", "Merge": "merge", "Export": "export"}
 _NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")

@@ -8,7 +8,8 @@
     support     tickets, feedback, contacts: read, create, update; accounts, orders, products
                 read, but no order amounts
     viewer      read the customer graph, except personal data fields
-    integrator  read, create, update the customer graph (API keys for integrations), no deletes
+    integrator  read, create, update the customer graph (API keys for integrations), no deletes;
+                manages webhooks
 
 Restrictions inside a broad grant are explicit deny rules (support's order amounts, viewer's
 personal data), so a field added to a type later is covered by the broad grant and a
@@ -40,6 +41,7 @@ SUPPORT_READS = ("Account", "Order", "OrderLine", "Product")
 PERSONAL_DATA = ("Contact.firstName", "Contact.lastName", "Contact.email", "Contact.phone")
 ORDER_AMOUNTS = ("Order.total", "OrderLine.unitPrice", "OrderLine.amount")
 # Who is who: every role may read teams and colleagues' names.
+WEBHOOKS = ("Webhook", "WebhookDelivery")
 DIRECTORY = ("Team.*", "User.id", "User.name", "User.email", "User.isActive")
 
 
@@ -92,8 +94,10 @@ DEFAULT_ROLES = (
     ),
     DefaultRole(
         "integrator",
-        "For API keys of integrations: reads, creates and updates the customer graph.",
-        _allow(_types(CUSTOMER_GRAPH), "read", "create", "update") + _allow(("User.id", "User.name"), "read"),
+        "For API keys of integrations: reads, creates and updates the customer graph; manages webhooks.",
+        _allow(_types(CUSTOMER_GRAPH), "read", "create", "update")
+        + _allow(("User.id", "User.name"), "read")
+        + _allow(_types(WEBHOOKS), "read", "create", "update", "delete", "manage_webhooks"),
     ),
 )
 

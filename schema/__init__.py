@@ -48,6 +48,9 @@ from schema.users.mutations import Mutation as UserMutation
 from schema.users.queries import Query as UserQuery
 from schema.users.types import User
 from schema.viewer.queries import Query as ViewerQuery
+from schema.webhooks.mutations import Mutation as WebhookMutation
+from schema.webhooks.queries import Query as WebhookQuery
+from schema.webhooks.types import Webhook, WebhookDelivery
 
 Query = merge_types(
     "Query",
@@ -69,6 +72,7 @@ Query = merge_types(
         ApiKeyQuery,
         TeamQuery,
         AuditQuery,
+        WebhookQuery,
     ),
 )
 
@@ -87,6 +91,7 @@ Mutation = merge_types(
         AccessMutation,
         ApiKeyMutation,
         TeamMutation,
+        WebhookMutation,
     ),
 )
 
@@ -94,6 +99,22 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=[Account, Contact, Feedback, Merge, Order, OrderLine, Product, Ticket, User, Role, ApiKey, Team, AuditEntry],
+    types=[
+        Account,
+        Contact,
+        Feedback,
+        Merge,
+        Order,
+        OrderLine,
+        Product,
+        Ticket,
+        User,
+        Role,
+        ApiKey,
+        Team,
+        AuditEntry,
+        Webhook,
+        WebhookDelivery,
+    ],
     scalar_overrides=SCALAR_OVERRIDES,
 )

@@ -129,12 +129,16 @@ class GraphQLExecutor:
         assert prepared.document is not None
         readonly = operation.operation is OperationType.QUERY
         write: _Write | None = None
-        if readonly and compiled:
-            answer = await self._compiled(principal, policy, prepared, operation, request, request_id, extensions)
+        found = None
+        if compiled:
+            planner = self.compiler.plan if readonly else self.compiler.plan_write
+            found = await self._plan(principal, policy, prepared, operation, request, planner)
+        if found is not None and readonly:
+            answer = await self._compiled(principal, *found, request_id, extensions)
             if answer is not None:
                 return answer
-        elif compiled:
-            write = await self._write_plan(principal, policy, prepared, operation, request)
+        elif found is not None:
+            write = self._write(principal, *found)
         try:
             keyed: list[KeyedField] = []
             if operation.operation is OperationType.MUTATION:
@@ -271,21 +275,9 @@ class GraphQLExecutor:
         return await self.access.check(principal, prepared, operation, request.variables)
 
     async def _compiled(
-        self,
-        principal: Principal,
-        policy: TenantPolicy,
-        prepared: PreparedDocument,
-        operation: OperationDefinitionNode,
-        request: OperationRequest,
-        request_id: str,
-        extensions: dict[str, Any],
+        self, principal: Principal, plan: Plan, variables: VariableValues, request_id: str, extensions: dict[str, Any]
     ) -> bytes | None:
         """The response from one compiled statement, or None when the executor must answer."""
-        found = await self._plan(principal, policy, prepared, operation, request, self.compiler.plan)
-        if found is None:
-            return None
-        plan, variables = found
-        assert isinstance(plan, Plan)
         try:
             params = plan.bind(_env(principal, variables.coerced))
         except (AppError, ValueError):
@@ -299,20 +291,9 @@ class GraphQLExecutor:
             extensions["plan"] = {"path": "compiled", "statements": 1}
         return b'{"data":' + data.encode() + b',"extensions":' + orjson.dumps(extensions) + b"}"
 
-    async def _write_plan(
-        self,
-        principal: Principal,
-        policy: TenantPolicy,
-        prepared: PreparedDocument,
-        operation: OperationDefinitionNode,
-        request: OperationRequest,
-    ) -> _Write | None:
+    @staticmethod
+    def _write(principal: Principal, plan: WritePlan, variables: VariableValues) -> _Write | None:
         """A mutation of one write field, ready to run without the executor (None: it answers)."""
-        found = await self._plan(principal, policy, prepared, operation, request, self.compiler.plan_write)
-        if found is None:
-            return None
-        plan, variables = found
-        assert isinstance(plan, WritePlan)
         try:
             arguments = get_argument_values(plan.definition, plan.field, variables)
         except GraphQLError:
@@ -331,7 +312,7 @@ class GraphQLExecutor:
         prepared: PreparedDocument,
         operation: OperationDefinitionNode,
         request: OperationRequest,
-        planner: Callable[..., Plan | WritePlan],
+        planner: Callable[..., Any],
     ) -> tuple[Any, VariableValues] | None:
         """The operation's plan (memoized with the document) and its coerced variables; None when
         it cannot be compiled or a variable is invalid (the executor reports it)."""

@@ -9,6 +9,7 @@ from uuid import UUID
 import strawberry
 
 from backend.errors import BadInput
+from backend.ids import global_id
 
 
 @strawberry.interface(description="An object with a globally unique, opaque id.")
@@ -17,7 +18,7 @@ class Node:
 
 
 def to_global_id(type_name: str, pk: UUID) -> strawberry.ID:
-    return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
+    return strawberry.ID(global_id(type_name, pk))
 
 
 def from_global_id(value: str, *, expected: str | None = None, field: str = "id") -> tuple[str, UUID]:

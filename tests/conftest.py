@@ -4,6 +4,9 @@ One database per test run, created by the same bootstrap and migrations as produ
 with the application role connected (RLS on). Tests isolate themselves by creating fresh
 tenants (`tenant` fixture): row-level security keeps every test's rows out of every other
 test's sight, which is also what the isolation tests prove.
+
+Background jobs run in a real worker process (`worker`: `python -m backend.cli worker` on this
+run's database and a Redis key namespace of its own), started once for the tests that ask.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import dramatiq
 import httpx
 import pytest
+import redis.asyncio as redis
 import uvicorn
 
 from backend import db
@@ -29,7 +36,9 @@ from backend.bootstrap import bootstrap, drop_database
 from backend.migrations import migrate
 from backend.models import Tenant
 from backend.settings import Settings, load_settings
+from jobs.broker import build
 from tenants.provisioning import provision_tenant
+from tests import processes
 
 SUPERUSER_URL = os.environ.get("RAPPORT_TEST_SUPERUSER_URL", "postgresql://root@127.0.0.1:5432/postgres")
 
@@ -176,3 +185,68 @@ async def serve(settings: Settings) -> AsyncIterator[Api]:
 async def api(settings: Settings, app_db: None) -> AsyncIterator[Api]:
     async with serve(settings) as running:
         yield running
+
+
+# -- background jobs: a real worker process on a real Redis -------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+# Small numbers so that retries, dead letters and disabling happen within a test.
+WORKER_SETTINGS = {
+    "webhook_allowed_hosts": "127.0.0.1",
+    "webhook_min_backoff_seconds": "0.2",
+    "webhook_max_backoff_seconds": "0.4",
+    "webhook_max_attempts": "4",
+    "webhook_disable_after_hours": "0",
+    "webhook_disable_after_failures": "6",
+    "webhook_timeout_seconds": "5",
+}
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float = 30.0) -> T:
+    """The first truthy result of `check`, polled until `within` seconds have passed."""
+    async with asyncio.timeout(within):
+        while True:
+            found = await check()
+            if found:
+                return found
+            await asyncio.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Worker:
+    broker: dramatiq.Broker  # the worker's broker (its Redis namespace), to send it messages
+
+
+@pytest.fixture(scope="session")
+async def worker(database: Database, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Worker]:
+    """`python -m backend.cli worker` on this session's database and its own Redis namespace."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except redis.ConnectionError:
+        pytest.exit(f"no Redis at {REDIS_URL}: start it (see .ci/run)", 2)
+    namespace = f"rapport-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    env = processes.environment(
+        database_url=database.app_url, broker_url=REDIS_URL, broker_namespace=namespace, **WORKER_SETTINGS
+    )
+    log: Path = tmp_path_factory.mktemp("worker") / "worker.log"
+    process = await processes.start(sys.executable, "-m", "backend.cli", "worker", "--threads", "8", env=env, log=log)
+
+    async def started() -> bool:
+        text = await asyncio.to_thread(log.read_text)
+        if process.returncode is not None:
+            raise AssertionError("the worker exited:\n" + text)
+        return "worker started" in text
+
+    await eventually(started, within=processes.LIMIT_SECONDS)
+    try:
+        yield Worker(build(load_settings(broker_url=REDIS_URL, broker_namespace=namespace)))
+    finally:
+        process.terminate()
+        await process.wait()
+        keys = [key async for key in client.scan_iter(f"{namespace}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        assert process.returncode == 0, await asyncio.to_thread(log.read_text)

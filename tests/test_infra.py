@@ -138,9 +138,13 @@ def test_kubernetes_references_resolve() -> None:
 
 def test_compose_runs_migrations_before_the_api() -> None:
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "api"}
+    assert set(services) == {"postgres", "redis", "migrate", "api", "worker"}
     assert services["postgres"]["image"] == "postgres:15"
-    assert services["api"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    for service in ("api", "worker"):
+        assert services[service]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+        assert services[service]["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert services["worker"]["image"] == services["api"]["image"]
+    assert "backend.cli worker" in " ".join(services["worker"]["command"])
     assert "backend.cli migrate" in " ".join(services["migrate"]["command"])
     for service in ("migrate", "api"):
         build = services[service]["build"]

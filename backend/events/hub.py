@@ -1,10 +1,13 @@
 """Live event streams for one process: one reader per tenant, fanned out to every subscriber.
 
-The process LISTENs once (the shared `Listener`, channel `service.CHANNEL`). A notification
-wakes the reader of its tenant (if anyone here subscribes to it), which reads the events
-after its cursor once, in pages, and offers each to every subscriber of the tenant. Many
-notifications of a burst cost one read. After the listener reconnects every reader reads
-again from its cursor, so a notification missed while deaf delays events, never loses them.
+The process LISTENs once (the shared `Listener`, channel `service.CHANNEL`). A wake-up (sent
+after a write commits, with the tenant id) wakes the reader of its tenant (if anyone here
+subscribes to it), which reads the events after its cursor once, in pages, and offers each to
+every subscriber of the tenant. Many wake-ups of a burst cost one read. Wake-ups can be lost
+(the writer died right after its commit, the listener was reconnecting): after a reconnect
+every reader reads again from its cursor, and every `HEADS_EVERY` seconds the tenants' event
+heads are compared with the readers' cursors, so a lost wake-up delays events, never loses
+them.
 
 A subscriber has a bounded buffer: one that cannot keep up lags (see `Subscriber`) and
 catches up from the database, instead of slowing the reader and every other subscriber down
@@ -26,6 +29,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 from uuid import UUID
 
+from backend import db
 from backend.db import tenant_transaction
 from backend.errors import AppError, BadInput, ErrorCode
 from backend.events import service as events
@@ -35,6 +39,7 @@ from backend.listener import Listener
 log = logging.getLogger("rapport.events")
 
 _RETRY = 0.5  # seconds before a reader retries after a database error
+HEADS_EVERY = 2.0  # seconds between two checks for lost wake-ups
 
 
 class EventsExpired(AppError):
@@ -107,6 +112,7 @@ class EventHub:
     def __init__(self, listener: Listener, *, buffer: int) -> None:
         self._feeds: dict[UUID, _Feed] = {}
         self._buffer = buffer
+        self._heads: asyncio.Task[None] | None = None
         listener.subscribe(events.CHANNEL, self._on_notification)
         listener.on_reset(self._on_reset)
 
@@ -232,22 +238,39 @@ class EventHub:
                 feed.wake.set()
 
     def _on_notification(self, payload: str) -> None:
-        tenant_id, seq = events.notification(payload)
-        feed = self._feeds.get(tenant_id)
-        if feed is not None and seq > feed.cursor:
+        feed = self._feeds.get(events.notification(payload))
+        if feed is not None:
             feed.wake.set()
+
+    async def start(self) -> None:
+        self._heads = asyncio.create_task(self._check_heads(), name="events-heads")
+
+    async def _check_heads(self) -> None:
+        while True:
+            await asyncio.sleep(HEADS_EVERY)
+            if not self._feeds:
+                continue
+            try:
+                heads = await db.event_heads()
+            except Exception as exc:  # next round; the readers keep what they have
+                log.warning("cannot read the event heads: %s", exc)
+                continue
+            for tenant_id, feed in self._feeds.items():
+                if feed.ready.done() and heads.get(tenant_id, 0) > feed.cursor:
+                    feed.wake.set()
 
     def _on_reset(self) -> None:
         for feed in self._feeds.values():
             feed.wake.set()
 
     async def stop(self) -> None:
-        feeds, self._feeds = list(self._feeds.values()), {}
-        for feed in feeds:
-            if feed.task is not None:
-                feed.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await feed.task
+        tasks = [self._heads] if self._heads is not None else []
+        tasks += [feed.task for feed in self._feeds.values() if feed.task is not None]
+        self._heads, self._feeds = None, {}
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _replay(tenant_id: UUID, position: int, before: int, types: Collection[str] | None) -> AsyncIterator[Event]:

@@ -4,7 +4,10 @@ Row changes of the customer graph are recorded by the database (deferred trigger
 `record_event`, migration 0040) in the writing transaction, so an event exists exactly when
 its change committed. Each tenant's events are numbered 1, 2, 3... by `seq`, without gaps and
 in commit order: a reader that has seen `seq` n can resume with `after(n)` and miss nothing.
-After commit Postgres sends NOTIFY on `CHANNEL` with "<tenant id>:<seq>", one per event.
+After a write transaction commits, the writing process sends NOTIFY on `CHANNEL` with the
+tenant id (backend/db.py, coalesced); consumers then read after their cursor. A wake-up can
+be late or lost (a process killed right after its commit, a write made outside Rapport), so
+consumers also catch up on their own every few seconds.
 
 Event types are `<entity>.created|updated|deleted` for every row change, plus
 `ticket.status_changed`, `ticket.assigned`, `order.status_changed`; a feedback row arrives
@@ -45,10 +48,9 @@ class Event:
     at: datetime
 
 
-def notification(payload: str) -> tuple[UUID, int]:
-    """The tenant and seq of a NOTIFY payload on `CHANNEL`."""
-    tenant, _, seq = payload.partition(":")
-    return UUID(tenant), int(seq)
+def notification(payload: str) -> UUID:
+    """The tenant a NOTIFY on `CHANNEL` wakes up for."""
+    return UUID(payload)
 
 
 async def after(
@@ -92,7 +94,9 @@ async def emit(
     """Append an event that is not a row change (e.g. `webhook.disabled`); it commits or rolls
     back with `tx`. Returns its seq. The tenant's counter stays locked until `tx` ends: emit
     late in a transaction."""
-    seq: int = await tx.fetchval("SELECT append_event($1, $2, $3, '{}', $4::jsonb)", type, entity, entity_id, data)
+    seq: int = await tx.fetchval(
+        "SELECT append_event($1, $2, $3, $4, '{}', $5::jsonb)", tx.tenant_id, type, entity, entity_id, data
+    )
     return seq
 
 

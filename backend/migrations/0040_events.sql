@@ -30,25 +30,25 @@ CREATE POLICY tenant_isolation ON events USING (tenant_id = current_tenant_id())
 -- DELETE: retention pruning, per tenant like every other statement.
 GRANT SELECT, INSERT, DELETE ON events TO rapport_app;
 
--- Append one event: next seq from the tenant's counter (row-locked until commit), then NOTIFY
--- (delivered after commit, not at all on rollback) with "<tenant>:<seq>".
-CREATE FUNCTION append_event(p_type text, p_entity text, p_entity_id uuid, p_changed text[], p_data jsonb)
+-- Append one event of the row's tenant (RLS checks it is the transaction's), numbered from the
+-- tenant's counter (row-locked until commit). No NOTIFY here: the application wakes consumers
+-- after commit (backend/db.py explains why).
+CREATE FUNCTION append_event(p_tenant uuid, p_type text, p_entity text, p_entity_id uuid, p_changed text[],
+                             p_data jsonb)
     RETURNS bigint
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_tenant uuid := current_tenant_id();
-    v_seq    bigint;
+    v_seq bigint;
 BEGIN
-    INSERT INTO tenant_counters AS c (tenant_id, name, value) VALUES (v_tenant, 'events', 1)
+    INSERT INTO tenant_counters AS c (tenant_id, name, value) VALUES (p_tenant, 'events', 1)
     ON CONFLICT (tenant_id, name) DO UPDATE SET value = c.value + 1
     RETURNING value INTO v_seq;
     INSERT INTO events (tenant_id, seq, type, entity, entity_id, changed, data, actor_kind, actor_id, request_id)
-    VALUES (v_tenant, v_seq, p_type, p_entity, p_entity_id, p_changed, p_data,
+    VALUES (p_tenant, v_seq, p_type, p_entity, p_entity_id, p_changed, p_data,
             coalesce(nullif(current_setting('app.actor_kind', true), ''), 'system'),
             nullif(current_setting('app.actor_id', true), '')::uuid,
             nullif(current_setting('app.request_id', true), ''));
-    PERFORM pg_notify('rapport_events', v_tenant::text || ':' || v_seq::text);
     RETURN v_seq;
 END
 $$;
@@ -72,7 +72,7 @@ BEGIN
                 v_created := split_part(v_extra, '=', 2);
             END IF;
         END LOOP;
-        PERFORM append_event(v_created, TG_ARGV[0], NEW.id, '{}', to_jsonb(NEW) - 'tenant_id');
+        PERFORM append_event(NEW.tenant_id, v_created, TG_ARGV[0], NEW.id, '{}', to_jsonb(NEW) - 'tenant_id');
     ELSIF TG_OP = 'UPDATE' THEN
         SELECT coalesce(array_agg(o.key ORDER BY o.key), '{}') INTO v_changed
         FROM jsonb_each(to_jsonb(OLD)) o
@@ -80,20 +80,32 @@ BEGIN
         IF v_changed = '{}' THEN
             RETURN NULL;
         END IF;
-        PERFORM append_event(TG_ARGV[1] || '.updated', TG_ARGV[0], NEW.id, v_changed, to_jsonb(NEW) - 'tenant_id');
+        PERFORM append_event(NEW.tenant_id, TG_ARGV[1] || '.updated', TG_ARGV[0], NEW.id, v_changed, to_jsonb(NEW) - 'tenant_id');
         FOREACH v_extra IN ARRAY TG_ARGV[2:] LOOP
             v_column := split_part(v_extra, '=', 1);
             IF v_column = ANY (v_changed) THEN
-                PERFORM append_event(split_part(v_extra, '=', 2), TG_ARGV[0], NEW.id, ARRAY[v_column],
+                PERFORM append_event(NEW.tenant_id, split_part(v_extra, '=', 2), TG_ARGV[0], NEW.id, ARRAY[v_column],
                                      to_jsonb(NEW) - 'tenant_id');
             END IF;
         END LOOP;
     ELSE
-        PERFORM append_event(TG_ARGV[1] || '.deleted', TG_ARGV[0], OLD.id, '{}', to_jsonb(OLD) - 'tenant_id');
+        PERFORM append_event(OLD.tenant_id, TG_ARGV[1] || '.deleted', TG_ARGV[0], OLD.id, '{}', to_jsonb(OLD) - 'tenant_id');
     END IF;
     RETURN NULL;
 END
 $$;
+
+-- Every tenant's last seq: consumers compare it with their cursors to catch up on wake-ups that
+-- were late or lost. Like tenant_directory(), a cross-tenant read the application role may only
+-- make through this function.
+CREATE POLICY owner_heads ON tenant_counters FOR SELECT TO rapport_owner USING (true);
+CREATE FUNCTION event_heads()
+    RETURNS TABLE (tenant_id uuid, seq bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = public, pg_temp
+    AS $$ SELECT c.tenant_id, c.value FROM tenant_counters c WHERE c.name = 'events' $$;
+REVOKE ALL ON FUNCTION event_heads() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION event_heads() TO rapport_app;
 
 CREATE FUNCTION publish_events(target regclass, type_name text, prefix text, extras text[] DEFAULT '{}')
     RETURNS void

@@ -16,6 +16,7 @@ from backend.models.team import Team
 from backend.models.tenant import Tenant
 from backend.models.ticket import Ticket, TicketChannel, TicketPriority, TicketStatus
 from backend.models.user import User
+from backend.models.webhook import DeliveryKind, DeliveryStatus, EndpointStatus, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessBinding",
@@ -29,7 +30,10 @@ __all__ = [
     "Contact",
     "CustomFieldDefinition",
     "CustomFieldKind",
+    "DeliveryKind",
+    "DeliveryStatus",
     "Effect",
+    "EndpointStatus",
     "Event",
     "Feedback",
     "FeedbackKind",
@@ -52,4 +56,6 @@ __all__ = [
     "TicketStatus",
     "Tier",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

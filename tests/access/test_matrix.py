@@ -72,6 +72,8 @@ def expected(role: str, type_name: str, field: str | None, action: str) -> bool:
     if role == "integrator":
         if type_name in GRAPH:
             return action in FIELD_ACTIONS
+        if type_name in ("Webhook", "WebhookDelivery"):  # integrations manage their webhooks
+            return action in (*FIELD_ACTIONS, "delete", "manage_webhooks")
         return action == "read" and obj in ("User.id", "User.name")
     raise AssertionError(role)
 

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from backend import db
 from backend.context import Actor, ActorKind
 from backend.db import tenant_transaction
 from backend.events import service as events
@@ -80,29 +81,70 @@ async def test_domain_events_follow_the_column_that_changed(tenant: Tenant) -> N
     assert [e.seq for e in await _events(tenant, 3, types=["ticket.status_changed", "feedback.received"])] == [5]
 
 
-async def test_concurrent_writers_get_gapless_seqs_in_commit_order(settings: Settings, tenant: Tenant) -> None:
-    """Each writer holds its transaction open a little; whatever the interleaving, the seqs
-    are 1..n, and NOTIFY reports them in increasing order (commit order)."""
-    assert settings.database_url is not None
-    heard: list[int] = []
-    listener = await asyncpg.connect(settings.database_url)
-    await listener.add_listener(events.CHANNEL, lambda *args: heard.append(events.notification(args[3])[1]))
+async def test_concurrent_writers_get_gapless_seqs_in_commit_order(tenant: Tenant) -> None:
+    """Writers hold their transactions open for varying times while a reader keeps reading
+    after its cursor: it must never see a seq before every smaller one is visible (a later
+    seq committing first would make a resuming reader skip the earlier one)."""
+    seen: list[int] = []
+    done = asyncio.Event()
 
     async def writer(i: int) -> None:
         async with tenant_transaction(tenant.id) as tx:
             await factories.account(tx, name=f"Writer {i}")
-            await asyncio.sleep(0.01 * (i % 3))
+            await asyncio.sleep(0.01 * (i % 4))
 
+    async def reader() -> None:
+        while not done.is_set() or len(seen) < 30:
+            batch = await _events(tenant, seen[-1] if seen else 0)
+            seen.extend(e.seq for e in batch)
+            await asyncio.sleep(0)
+
+    reading = asyncio.create_task(reader())
+    await asyncio.gather(*(writer(i) for i in range(30)))
+    done.set()
+    await asyncio.wait_for(reading, 10)
+    assert seen == list(range(1, 31))
+
+
+async def test_commits_wake_consumers_with_the_tenant(settings: Settings, tenant: Tenant) -> None:
+    assert settings.database_url is not None
+    heard: list[object] = []
+    listener = await asyncpg.connect(settings.database_url)
+    await listener.add_listener(events.CHANNEL, lambda *args: heard.append(events.notification(args[3])))
     try:
-        await asyncio.gather(*(writer(i) for i in range(20)))
-        for _ in range(50):
-            if len(heard) == 20:
+        async with tenant_transaction(tenant.id) as tx:
+            await factories.account(tx)
+        for _ in range(100):
+            if heard:
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
     finally:
         await listener.close()
-    assert [e.seq for e in await _events(tenant)] == list(range(1, 21))
-    assert heard == list(range(1, 21))
+    assert heard == [tenant.id]
+    assert (await db.event_heads())[tenant.id] == 1
+
+
+async def test_bookkeeping_transactions_do_not_wake_consumers(
+    settings: Settings, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """`wake=False` (consumers' own writes, such as webhook cursors) sends no wake-up; a later
+    commit's wake-up arriving first proves it, as one task sends them in commit order."""
+    assert settings.database_url is not None
+    heard: list[object] = []
+    listener = await asyncpg.connect(settings.database_url)
+    await listener.add_listener(events.CHANNEL, lambda *args: heard.append(events.notification(args[3])))
+    try:
+        async with tenant_transaction(tenant.id, wake=False) as tx:
+            await factories.account(tx)
+        async with tenant_transaction(other_tenant.id) as tx:
+            await factories.account(tx)
+        for _ in range(100):
+            if other_tenant.id in heard:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await listener.close()
+    assert other_tenant.id in heard and tenant.id not in heard
 
 
 async def test_tenants_see_only_their_own_events(tenant: Tenant, other_tenant: Tenant) -> None:
@@ -116,6 +158,11 @@ async def test_tenants_see_only_their_own_events(tenant: Tenant, other_tenant: T
         # Even without the tenant filter, RLS shows only this tenant's events.
         assert await tx.fetchval("SELECT count(*) FROM events") == 2
     assert [e.seq for e in await _events(tenant)] == [1]
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):  # RLS: no event for another tenant
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.fetchval(
+                "SELECT append_event($1, 'account.created', 'Account', NULL, '{}', NULL)", other_tenant.id
+            )
 
 
 async def test_emit_and_bounds_and_pruning_keep_the_newest(tenant: Tenant) -> None:

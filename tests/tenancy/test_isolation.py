@@ -38,6 +38,9 @@ TENANT_TABLES = [
     "access_scopes",
     "access_bindings",
     "audit_log",
+    "events",
+    "webhook_endpoints",
+    "webhook_deliveries",
 ]
 
 
