@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import uuid
@@ -57,6 +58,7 @@ SLOW_CONSUMER = 1013
 SERVICE_RESTART = 1012
 
 _SWEEP_SECONDS = 1.0
+_FREEZE_GROWTH = 100  # new sockets since the last freeze that make another worth it
 _STOP_SECONDS = 5.0
 _wslog = logging.getLogger("rapport.ws")
 
@@ -325,18 +327,32 @@ class Subscriptions:
             await asyncio.wait(list(self._tasks), timeout=_STOP_SECONDS)
 
     async def _sweep(self) -> None:
-        last_ping = time.monotonic()
+        tick = 0
+        frozen_at = 0
         while True:
             await asyncio.sleep(_SWEEP_SECONDS)
             try:
                 await self._check_credentials()
-                if time.monotonic() - last_ping >= self.keepalive:
-                    last_ping = time.monotonic()
-                    for socket in list(self._sockets):
-                        if socket.principal is not None and not socket.closed:
-                            self.spawn(socket.send({"type": "ka" if socket.legacy else "ping"}))
+                frozen_at = self._freeze(frozen_at)
+                # Each sweep pings its share of the sockets: all at once would stall the others.
+                rounds = max(1, round(self.keepalive / _SWEEP_SECONDS))
+                tick += 1
+                for socket in list(self._sockets):
+                    if socket.principal is not None and not socket.closed and hash(socket) % rounds == tick % rounds:
+                        self.spawn(socket.send({"type": "ka" if socket.legacy else "ping"}))
             except Exception:  # the sweeper must survive anything one socket does
                 _wslog.exception("socket sweep failed")
+
+    def _freeze(self, frozen_at: int) -> int:
+        """Move what settled sockets hold out of the collector's full collections (as start-up
+        does, backend/app.py): with thousands of idle sockets a full collection walks millions
+        of their objects and stalls every socket for seconds. Done when the number of sockets
+        grew noticeably since the last time; returns the count it froze at."""
+        count = len(self._sockets)
+        if count - frozen_at < _FREEZE_GROWTH:
+            return min(frozen_at, count)
+        gc.freeze()
+        return count
 
     async def _check_credentials(self) -> None:
         now = time.time()
