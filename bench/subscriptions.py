@@ -62,6 +62,12 @@ def _url(role: str, database: str) -> str:
     return f"postgresql://{role}@127.0.0.1:5432/{database}"
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -253,7 +259,9 @@ async def run(args: argparse.Namespace) -> None:
 
         go.set()
         await asyncio.sleep(1)
+        cpu = _cpu_seconds(server.pid)
         committed = await _drive(tenants, args.rate, args.batch, args.duration)
+        cpu = _cpu_seconds(server.pid) - cpu
         await asyncio.sleep(3)  # let the last deliveries arrive
         stop.set()
         latencies: list[float] = []
@@ -267,6 +275,9 @@ async def run(args: argparse.Namespace) -> None:
         share = 100 * received / max(expected, 1)
         print(f"events: {committed} in {args.duration:.0f} s ({committed / args.duration:.0f}/s), "
               f"deliveries expected {expected}, received {received} ({share:.1f} %)")  # fmt: skip
+        per_delivery = cpu / max(received, 1) * 1e6
+        print(f"server CPU while driving: {cpu:.1f} s in {args.duration:.0f} s ({100 * cpu / args.duration:.0f} % of "
+              f"one core), about {per_delivery:.0f} us per delivery")  # fmt: skip
         if latencies:
             latencies.sort()
             q = statistics.quantiles(latencies, n=100)
