@@ -130,3 +130,17 @@ async def test_policy_and_key_changes_are_queryable_by_admins(api: Api, tenant: 
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     allowed = await api.graphql(tenant, "{ auditLog(first: 1) { nodes { action } } }", subject="val", roles=("viewer",))
     assert "errors" not in allowed, allowed
+
+
+async def test_audit_ids_are_uuid7_in_time_order(tenant: Tenant) -> None:
+    async with tenant_transaction(tenant.id) as tx:
+        for _ in range(3):
+            await factories.account(tx)
+    async with tenant_transaction(tenant.id) as tx:
+        rows = await tx.fetch(
+            "SELECT id, at FROM audit_log WHERE tenant_id = $1 AND entity = 'accounts' ORDER BY at", tenant.id
+        )
+    assert len(rows) == 3 and all(row["id"].version == 7 for row in rows)
+    milliseconds = [row["id"].int >> 80 for row in rows]  # the first 48 bits: the time
+    assert milliseconds == sorted(milliseconds)
+    assert all(abs(ms - row["at"].timestamp() * 1000) < 2 for ms, row in zip(milliseconds, rows, strict=True))
