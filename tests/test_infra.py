@@ -49,10 +49,15 @@ def _dockerfile(instruction: str) -> list[str]:
 
 
 def _k8s() -> dict[str, dict[str, Any]]:
+    """The manifests by kind, Deployments by component too (`Deployment/api`, `Deployment/worker`)."""
     docs = {}
     for path in sorted((INFRA / "k8s").glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
-            docs[doc["kind"]] = doc | {"_file": path.name}
+            kind = doc["kind"]
+            if kind == "Deployment":
+                kind += "/" + doc["metadata"]["labels"]["app.kubernetes.io/component"]
+            assert kind not in docs, f"two {kind} manifests"
+            docs[kind] = doc | {"_file": path.name}
     return docs
 
 
@@ -62,7 +67,7 @@ def _compose() -> dict[str, Any]:
 
 
 def _api_container() -> dict[str, Any]:
-    container: dict[str, Any] = _k8s()["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    container: dict[str, Any] = _k8s()["Deployment/api"]["spec"]["template"]["spec"]["containers"][0]
     return container
 
 
@@ -108,20 +113,23 @@ def test_kubernetes_runs_the_image_command_with_both_probes() -> None:
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}
     uid = int(_dockerfile("USER")[-1].split(":")[0])
-    for kind in ("Deployment", "Job"):
+    for kind in ("Deployment/api", "Deployment/worker", "Job"):
         pod = _k8s()[kind]["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == uid, kind
 
 
 def test_kubernetes_references_resolve() -> None:
     docs = _k8s()
-    deployment, service, job = docs["Deployment"], docs["Service"], docs["Job"]
+    deployment, service, job = docs["Deployment/api"], docs["Service"], docs["Job"]
     assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     assert deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
     assert service["spec"]["ports"][0]["targetPort"] == _api_container()["ports"][0]["name"]
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["python", "-m", "backend.cli", "migrate"]
+    worker = docs["Deployment/worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert worker["command"] == ["python", "-m", "backend.cli", "worker"]
+    assert worker["image"] == _api_container()["image"]
     secret_keys = set(docs["Secret"]["stringData"])
-    containers = [_api_container(), job["spec"]["template"]["spec"]["containers"][0]]
+    containers = [_api_container(), job["spec"]["template"]["spec"]["containers"][0], worker]
     for container in containers:
         for env in container.get("env", []):
             ref = env.get("valueFrom", {}).get("secretKeyRef")
