@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, NewType
 
 import strawberry
 
@@ -43,6 +43,18 @@ def _parse_decimal(value: object) -> Decimal:
     return parsed
 
 
+SEQ_MAX = 2**53 - 1  # the largest integer a JSON number carries exactly to a JavaScript client
+
+
+def _parse_seq(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEQ_MAX:
+        raise ValueError("a Seq is a whole number from 0 to 2^53 - 1")
+    return value
+
+
+# GraphQL's Int has 32 bits; a busy tenant's event stream outgrows that within weeks.
+Seq = NewType("Seq", int)
+
 SCALAR_OVERRIDES: dict[object, Any] = {
     dt.datetime: strawberry.scalar(
         name="DateTime",
@@ -55,5 +67,11 @@ SCALAR_OVERRIDES: dict[object, Any] = {
         description='An exact decimal number, as a string ("1234.50").',
         serialize=str,
         parse_value=_parse_decimal,
+    ),
+    Seq: strawberry.scalar(
+        name="Seq",
+        description="An event's number in its tenant's stream (1, 2, 3…), a JSON number up to 2^53 - 1.",
+        serialize=int,
+        parse_value=_parse_seq,
     ),
 }

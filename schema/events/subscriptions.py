@@ -33,6 +33,7 @@ from schema.events.types import AccountChange, Dashboard, Event, TicketUpdate
 from schema.fields import MODULES, build
 from schema.filters import custom_field_entities, graphql_value, to_filter
 from schema.relay import from_global_id
+from schema.scalars import Seq
 
 if TYPE_CHECKING:
     from schema.tickets.inputs import TicketFilter
@@ -92,7 +93,7 @@ class Subscription:
         "keeps). `types` keeps only those types; `ticket.*` keeps a family."
     )
     async def events(
-        self, info: strawberry.Info, types: list[str] | None = None, after: int | None = None
+        self, info: strawberry.Info, types: list[str] | None = None, after: Seq | None = None
     ) -> AsyncGenerator[Event, None]:
         context: Context = info.context
         live = _live(context)

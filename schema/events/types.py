@@ -13,6 +13,7 @@ from schema import loaders
 from schema.context import Context
 from schema.fields import MODULES, build
 from schema.relay import Node, to_global_id
+from schema.scalars import Seq
 
 if TYPE_CHECKING:
     from schema.accounts.types import Account
@@ -29,8 +30,8 @@ class Event:
     shared_seq: strawberry.Private[int | None] = None
 
     @strawberry.field(description="Position in the tenant's stream: 1, 2, 3... without gaps; resume with `after`.")
-    def seq(self) -> int:
-        return self.stored.seq
+    def seq(self) -> Seq:
+        return Seq(self.stored.seq)
 
     @strawberry.field(description="`account.created`, `ticket.status_changed`, `feedback.received`...")
     def type(self) -> str:
@@ -105,7 +106,7 @@ class Dashboard:
     tickets: list[TicketCount] = strawberry.field(description="Open and pending tickets by status and priority.")
     orders_today: int = strawberry.field(description="Orders placed since midnight UTC.")
     at: datetime = strawberry.field(description="When the counters were computed.")
-    seq: int = strawberry.field(description="The last event the counters include.")
+    seq: Seq = strawberry.field(description="The last event the counters include.")
 
     @classmethod
     def of(cls, counters: dashboard.Counters, seq: int) -> Dashboard:
@@ -115,5 +116,5 @@ class Dashboard:
             tickets=tickets,
             orders_today=counters.orders_today,
             at=counters.at,
-            seq=seq,
+            seq=Seq(seq),
         )

@@ -8,6 +8,7 @@ from backend.audit import service as audit
 from backend.webhooks import service as webhooks
 from schema.context import Context
 from schema.relay import from_global_id
+from schema.scalars import Seq
 from schema.webhooks.inputs import WebhookCreateInput, WebhookUpdateInput
 from schema.webhooks.queries import MANAGE_WEBHOOKS
 from schema.webhooks.types import Webhook, WebhookDelivery, WebhookSecretPayload, delivery_node, webhook_node
@@ -82,7 +83,7 @@ class Mutation:
         description="Send the retained events fromSeq..toSeq (inclusive) of the webhook's types again, to "
         "this webhook only; returns how many deliveries were queued.",
     )
-    async def webhook_replay(self, info: strawberry.Info, id: strawberry.ID, from_seq: int, to_seq: int) -> int:
+    async def webhook_replay(self, info: strawberry.Info, id: strawberry.ID, from_seq: Seq, to_seq: Seq) -> int:
         context: Context = info.context
         count = await webhooks.replay(context.tx, _pk(id), from_seq, to_seq)
         await audit.record(context.tx, "webhook.replay", _TABLE, _pk(id), after={"fromSeq": from_seq, "toSeq": to_seq})

@@ -14,6 +14,7 @@ from backend.webhooks import service as webhooks
 from schema.context import Context
 from schema.pagination import Connection, connection
 from schema.relay import Node, to_global_id
+from schema.scalars import Seq
 
 
 @strawberry.enum(description="Whether a webhook receives events.")
@@ -49,7 +50,7 @@ class WebhookFilter:
 @strawberry.type(description="One event (or ping) sent to a webhook, with its latest attempt.")
 class WebhookDelivery(Node):
     kind: WebhookDeliveryKind
-    seq: int | None = strawberry.field(description="The event's seq (none for a ping).")
+    seq: Seq | None = strawberry.field(description="The event's seq (none for a ping).")
     event_type: str
     status: WebhookDeliveryStatus
     attempts: int
@@ -70,7 +71,7 @@ class Webhook(Node):
     filter: WebhookFilter | None
     status: WebhookStatus
     disabled_reason: str | None = strawberry.field(description="Why the system disabled it.")
-    last_seq: int = strawberry.field(description="The last event seq handed to this webhook.")
+    last_seq: Seq = strawberry.field(description="The last event seq handed to this webhook.")
     consecutive_failures: int
     failing_since: datetime | None
     created_at: datetime
@@ -128,7 +129,7 @@ def webhook_node(row: EndpointRow) -> Webhook:
         ),
         status=WebhookStatus(row.status.value),
         disabled_reason=row.disabled_reason,
-        last_seq=row.cursor,
+        last_seq=Seq(row.cursor),
         consecutive_failures=row.consecutive_failures,
         failing_since=row.failing_since,
         created_at=row.created_at,
@@ -142,7 +143,7 @@ def delivery_node(row: DeliveryRow) -> WebhookDelivery:
     return WebhookDelivery(
         id=to_global_id("WebhookDelivery", row.id),
         kind=WebhookDeliveryKind(row.kind.value),
-        seq=row.seq,
+        seq=None if row.seq is None else Seq(row.seq),
         event_type=row.event_type,
         status=WebhookDeliveryStatus(row.status.value),
         attempts=row.attempts,

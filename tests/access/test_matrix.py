@@ -137,6 +137,7 @@ def sample(type_: GraphQLInputType, depth: int = 0) -> str:
     assert isinstance(type_, GraphQLScalarType)
     literals = {
         "Int": "1",
+        "Seq": "1",
         "Float": "1.5",
         "Boolean": "true",
         "Decimal": '"1.00"',

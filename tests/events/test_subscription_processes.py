@@ -23,7 +23,7 @@ from tests import factories, processes
 from tests.conftest import Api, free_port, serve
 from tests.events.ws import Client, connected, subscription
 
-SEQS = "subscription ($after: Int) { events(after: $after) { seq type entityId } }"
+SEQS = "subscription ($after: Seq) { events(after: $after) { seq type entityId } }"
 CREATE = "mutation ($n: String!) { accountCreate(input: {name: $n}) { account { id } } }"
 
 

@@ -17,7 +17,7 @@ from tests.access.test_admin_api import sign_in
 from tests.conftest import Api
 from tests.events.ws import LEGACY_WS, connected, subscription
 
-EVENTS = "subscription ($after: Int, $types: [String!]) { events(after: $after, types: $types) { seq type entity entityId changedFields actorKind actor at } }"
+EVENTS = "subscription ($after: Seq, $types: [String!]) { events(after: $after, types: $types) { seq type entity entityId changedFields actorKind actor at } }"
 CREATE = "mutation ($n: String!) { accountCreate(input: {name: $n}) { account { id } } }"
 UPDATE = "mutation ($id: ID!, $i: String!) { accountUpdate(id: $id, input: {industry: $i}) { account { id } } }"
 
