@@ -104,6 +104,12 @@ class AccessControl:
         self._generation += 1
         self._policies.pop(tenant_id, None)
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever some tenant's policy may have changed: holders of long-lived
+        decisions (live subscriptions) check them again then."""
+        return self._generation
+
     # -- webhook bodies ---------------------------------------------------------------------
 
     async def readable(self, tenant_id: UUID, subject: str, entity: str, names: Collection[str]) -> frozenset[str]:

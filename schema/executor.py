@@ -244,6 +244,18 @@ class GraphQLExecutor:
         key = (request.query, request.operation_name, orjson.dumps(request.variables, option=orjson.OPT_SORT_KEYS))
         return map_source_to_response_event(built, source, self._shared.executor(principal.tenant_id, key))
 
+    async def still_admits(self, principal: Principal, request: OperationRequest) -> list[dict[str, Any]] | None:
+        """None when a running operation (a subscription) may go on under the current policy;
+        otherwise the errors that end it (FORBIDDEN with the paths now denied)."""
+        try:
+            prepared = self.documents.get(request.query)
+            await self._admit(principal, prepared, prepared.operation(request.operation_name), request, {})
+        except GraphQLError as error:
+            return format_errors([error], "")
+        except AppError as error:
+            return _app_errors(error, "")
+        return None
+
     async def _admit(
         self,
         principal: Principal,

@@ -77,6 +77,7 @@ class _Socket:
         "closed",
         "generation",
         "operations",
+        "policies",
         "principal",
         "protocol",
         "server",
@@ -91,7 +92,8 @@ class _Socket:
         self.principal: Principal | None = None
         self.authorization: str | None = None
         self.generation = 0
-        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.policies = 0  # the access policies' generation the operations were last checked at
+        self.operations: dict[str, tuple[asyncio.Task[None], OperationRequest]] = {}
         self.closed = False
 
     @property
@@ -123,7 +125,7 @@ class _Socket:
 
     def _cancel_operations(self) -> None:
         current = asyncio.current_task()
-        for task in self.operations.values():
+        for task, _ in self.operations.values():
             if task is not current:
                 task.cancel()
 
@@ -184,6 +186,7 @@ class _Socket:
             return False
         self.authorization = authorization
         self.generation = self.server.authenticator.generation
+        self.policies = self.server.executor.access.generation
         return True
 
     async def _dispatch(self, message: dict[str, Any]) -> None:
@@ -197,9 +200,9 @@ class _Socket:
         elif kind in ("subscribe", "start"):
             await self._start(message)
         elif kind in ("complete", "stop"):
-            task = self.operations.pop(str(message.get("id")), None)
-            if task is not None:
-                task.cancel()
+            running = self.operations.pop(str(message.get("id")), None)
+            if running is not None:
+                running[0].cancel()
                 if self.legacy:
                     await self.send({"type": "complete", "id": message.get("id")})
         elif kind == "connection_terminate" and self.legacy:
@@ -225,13 +228,22 @@ class _Socket:
             return
         started = asyncio.Event()
         live = Live(self.server.hub, started.set)
-        task = self.operations[op_id] = asyncio.create_task(
-            self._operation(op_id, request, live), name=f"ws-op-{op_id}"
-        )
+        task = asyncio.create_task(self._operation(op_id, request, live), name=f"ws-op-{op_id}")
+        self.operations[op_id] = (task, request)
         # The next message is handled once the operation gets live events (or ended): see Live.
         waiting = asyncio.ensure_future(started.wait())
         await asyncio.wait((task, waiting), return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
+
+    async def recheck_operations(self) -> None:
+        """End, with their errors, the operations the current policy refuses."""
+        assert self.principal is not None
+        for op_id, (task, request) in list(self.operations.items()):
+            errors = await self.server.executor.still_admits(self.principal, request)
+            if errors is not None and self.operations.get(op_id, (None,))[0] is task:
+                del self.operations[op_id]
+                task.cancel()
+                self.server.spawn(self._error(op_id, errors))
 
     async def _error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         # graphql-transport-ws sends the list; the legacy protocol one error object.
@@ -355,20 +367,26 @@ class Subscriptions:
         return count
 
     async def _check_credentials(self) -> None:
+        """Close sockets whose credentials expired or were revoked; end the operations that a
+        changed access policy no longer admits (a field the principal may no longer read must
+        not keep arriving)."""
         now = time.time()
         generation = self.authenticator.generation
+        policies = self.executor.access.generation
         for socket in list(self._sockets):
             principal = socket.principal
             if principal is None or socket.closed:
                 continue
             if principal.expires_at is not None and principal.expires_at <= now:
                 self.spawn(socket.close(UNAUTHORIZED, "credentials expired"))
-            elif socket.generation != generation:
-                socket.generation = generation
-                try:
+            elif socket.generation != generation or socket.policies != policies:
+                socket.generation, socket.policies = generation, policies
+                try:  # again: roles come from the policy too
                     socket.principal = await self.authenticator.authenticate(socket.authorization)
                 except (Unauthenticated, RateLimited):
                     self.spawn(socket.close(FORBIDDEN, "credentials revoked"))
+                    continue
+                await socket.recheck_operations()
 
 
 def _authorization(payload: object) -> str | None:

@@ -249,3 +249,22 @@ async def test_subscribers_of_one_event_get_their_own_selection(api: Api, tenant
         seq = await _latest(tenant)
         assert (await first.next())["events"] == (await second.next())["events"] == {"seq": seq}
         assert (await third.next())["events"] == {"seq": seq, "type": "account.created", "entity": "Account"}
+
+
+async def test_a_policy_change_ends_subscriptions_to_fields_now_denied(api: Api, tenant: Tenant) -> None:
+    await sign_in(api, tenant, "alice", "admin")
+    await sign_in(api, tenant, "vic", "viewer")
+    token = api.token(tenant, subject="vic", roles=("viewer",))
+    names = "subscription { events { type node { ... on Account { name } } } }"
+    async with subscription(api.url, token, names) as client:
+        await client.subscribe("2", "subscription { events { type } }")
+        await api.data(
+            tenant, 'mutation { policyDeny(role: "viewer", object: "Account.name", action: "read") { name } }'
+        )
+        error = await client.receive()
+        assert error["type"] == "error" and error["id"] == "1", error
+        assert [e["extensions"]["code"] for e in error["payload"]] == ["FORBIDDEN"]
+        assert "Account.name" in error["payload"][0]["message"]
+        # The socket and the operation that selects nothing denied go on.
+        await _create(api, tenant, "After the deny")
+        assert (await client.next("2"))["events"] == {"type": "account.created"}
