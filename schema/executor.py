@@ -156,14 +156,7 @@ class GraphQLExecutor:
                     replayed = await self._replay(tx, keyed, len(fields))
                     if replayed is not None:
                         return _encode(replayed, None, extensions)
-                context = Context(
-                    principal=principal,
-                    tx=tx,
-                    settings=self.settings,
-                    request_id=request_id,
-                    scope=self.access.scope(policy, principal, "read"),
-                    policy=policy,
-                )
+                context = self._context(principal, tx, request_id, policy)
                 if write is not None:
                     result = await write.run(context)
                 else:
@@ -221,15 +214,7 @@ class GraphQLExecutor:
         async with tenant_transaction(
             principal.tenant_id, actor=principal.actor, readonly=True, request_id=request_id
         ) as tx:
-            context = Context(
-                principal=principal,
-                tx=tx,
-                settings=self.settings,
-                request_id=request_id,
-                scope=self.access.scope(policy, principal, "read"),
-                policy=policy,
-                live=live,
-            )
+            context = self._context(principal, tx, request_id, policy, live)
             # graphql-core's subscribe, composed from its parts so that each event's execution
             # can be shared (`_SharedEvents`).
             executor_class = self._executor_kwargs.get("executor_class", ExecutorThrowingOnIncremental)
@@ -243,6 +228,19 @@ class GraphQLExecutor:
             return format_errors(list(source.errors or ()), request_id)
         key = (request.query, request.operation_name, orjson.dumps(request.variables, option=orjson.OPT_SORT_KEYS))
         return map_source_to_response_event(built, source, self._shared.executor(principal.tenant_id, key))
+
+    def _context(
+        self, principal: Principal, tx: TenantContext, request_id: str, policy: TenantPolicy, live: Live | None = None
+    ) -> Context:
+        return Context(
+            principal=principal,
+            tx=tx,
+            settings=self.settings,
+            request_id=request_id,
+            scope=self.access.scope(policy, principal, "read"),
+            policy=policy,
+            live=live,
+        )
 
     async def still_admits(self, principal: Principal, request: OperationRequest) -> list[dict[str, Any]] | None:
         """None when a running operation (a subscription) may go on under the current policy;
