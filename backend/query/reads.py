@@ -194,6 +194,26 @@ async def exists_beyond_per_parent(
     return {parent: parent in hits for parent in parents}
 
 
+async def snapshot_visible(
+    tx: TenantContext,
+    target: Entity,
+    row: dict[str, Any],
+    *,
+    scope: Scope | None = None,
+    filter: Filter | None = None,
+) -> bool:
+    """Whether a row that no longer exists (`row`: its columns as they were, e.g. the outbox's
+    record of a deletion) is one the scope reaches and `filter` keeps: the same conditions as
+    every read, evaluated on the remembered row instead of the table."""
+    q = Query(tx.tenant_id, scope)
+    alias = q.alias()
+    snapshot = q.param({**row, "tenant_id": str(tx.tenant_id)}, "jsonb")
+    where = q.visible(target, alias, filter)
+    sql = f"SELECT EXISTS (SELECT FROM jsonb_populate_record(NULL::{target.table}, {snapshot}) {alias} WHERE {where})"
+    visible: bool = await tx.fetchval(sql, *q.params.values)
+    return visible
+
+
 async def by_ids(
     tx: TenantContext,
     target: Entity,

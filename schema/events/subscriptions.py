@@ -25,8 +25,10 @@ from backend.db import tenant_transaction
 from backend.errors import NotFound
 from backend.events import service as events
 from backend.events.service import Event as StoredEvent
+from backend.naming import snake
 from backend.query import reads
 from backend.query.entities import entity
+from backend.query.filters import Filter
 from schema import loaders
 from schema.context import Context, Live
 from schema.events.types import AccountChange, Dashboard, Event, TicketUpdate
@@ -66,12 +68,23 @@ def _scoped(context: Context, name: str) -> bool:
 
 async def _visible(context: Context, event: StoredEvent) -> bool:
     """Whether the subscriber may learn of the event: its row is in its record scope (a
-    deleted row cannot be checked any more, so it is shown only to unscoped subscribers)."""
+    deleted row as the outbox recorded it last)."""
     if not _scoped(context, event.entity):
         return True
     if event.entity_id is None:
         return False
+    if event.type.endswith(".deleted"):
+        return await _deletion_visible(context, event)
     return await loaders.row_by_id(context, entity(event.entity), event.entity_id) is not None
+
+
+async def _deletion_visible(context: Context, event: StoredEvent, condition: Filter | None = None) -> bool:
+    """Whether the deleted row, in its last state (the event's data), was in the subscriber's
+    record scope and matched `condition`."""
+    if event.data is None:
+        return False
+    row = {snake(key): value for key, value in event.data.items()}
+    return await reads.snapshot_visible(context.tx, entity(event.entity), row, scope=context.scope, filter=condition)
 
 
 def _selects(selections: list[Selection], name: str) -> bool:
@@ -124,12 +137,13 @@ class Subscription:
                 continue
             async with _snapshot(context):
                 row = await loaders.row_by_id(context, target, pk)
-                if row is not None or (stored.type == "account.deleted" and not _scoped(context, "Account")):
-                    yield AccountChange(event=Event(stored=stored), account=build("Account", row))
+                shown = row is not None or (stored.type == "account.deleted" and await _visible(context, stored))
+            if shown:
+                yield AccountChange(event=Event(stored=stored), account=build("Account", row))
 
     @strawberry.subscription(
         description="Tickets created, changed or deleted that match `filter` (evaluated on the ticket after "
-        "the change); deletions only reach subscribers without filter and record scope."
+        "the change; for a deletion, on its last state)."
     )
     async def ticket_updates(
         self,
@@ -145,12 +159,13 @@ class Subscription:
             needed = custom_field_entities(target, value, [])
             kinds = {name: await loaders.custom_kinds(context, name) for name in needed}
         condition = to_filter(value, target, kinds)
-        deletions = condition is None and not _scoped(context, "Ticket")
         async for stored in stream:
             if stored.entity_id is None:
                 continue
             if stored.type == "ticket.deleted":
-                if deletions:
+                async with _snapshot(context):
+                    shown = await _deletion_visible(context, stored, condition)
+                if shown:
                     yield TicketUpdate(event=Event(stored=stored), ticket=None)
                 continue
             async with _snapshot(context):

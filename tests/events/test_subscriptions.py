@@ -191,6 +191,33 @@ async def test_account_changed_and_ticket_updates_follow_their_rows(api: Api, te
                 "UPDATE tickets SET subject = 'Fire!' WHERE tenant_id = $1 AND id = $2", tenant.id, ticket.id
             )
         assert (await client.next())["ticketUpdates"]["ticket"]["subject"] == "Fire!"
+        # Deletions are matched against the ticket's last state: the urgent one is reported.
+        async with tenant_transaction(tenant.id) as tx:
+            await tx.execute("DELETE FROM tickets WHERE tenant_id = $1 AND subject = 'Calm'", tenant.id)
+            await tx.execute("DELETE FROM tickets WHERE tenant_id = $1 AND id = $2", tenant.id, ticket.id)
+        assert (await client.next())["ticketUpdates"] == {"event": {"type": "ticket.deleted"}, "ticket": None}
+        await client.quiet(0.3)
+
+
+async def test_deletions_reach_only_subscribers_whose_scope_held_the_row(api: Api, tenant: Tenant) -> None:
+    await sign_in(api, tenant, "alice", "admin")
+    bob = await sign_in(api, tenant, "bob", "sales")
+    await api.data(
+        tenant, 'mutation { roleScopeSet(role: "sales", type: "Account", action: "read", scope: OWN) { name } }'
+    )
+    theirs = await _create(api, tenant, "Not Bob's")
+    mine = await api.data(
+        tenant,
+        'mutation ($o: ID!) { accountCreate(input: {name: "Bob\'s", ownerId: $o}) { account { id } } }',
+        {"o": bob},
+    )
+    mine_id = mine["accountCreate"]["account"]["id"]
+    token = api.token(tenant, subject="bob", roles=("sales",))
+    deleted = 'subscription { events(types: ["account.deleted"]) { type entityId } }'
+    async with subscription(api.url, token, deleted) as client:
+        for gid in (theirs, mine_id):
+            await api.data(tenant, "mutation ($id: ID!) { accountDelete(id: $id) { deletedId } }", {"id": gid})
+        assert (await client.next())["events"] == {"type": "account.deleted", "entityId": mine_id}
         await client.quiet(0.3)
 
 
