@@ -59,7 +59,7 @@ async def after(
     """The tenant's events after `seq`, oldest first, at most `limit` (page on with the last seq).
 
     `types` keeps only those types; an entry ending in `.` or `.*` keeps a family
-    (`ticket.*`)."""
+    (`ticket.*`), and `*` keeps every type."""
     if seq < 0:
         raise BadInput("a seq is never negative", field="after")
     exact, prefixes = _type_filter(types)
@@ -117,14 +117,12 @@ async def prune(tx: TenantContext, retention: timedelta) -> int:
 
 def matches(types: Collection[str] | None, type: str) -> bool:
     """Whether `after(..., types=types)` keeps an event of `type`."""
-    if types is None:
-        return True
     exact, prefixes = _type_filter(types)
-    return type in (exact or ()) or type.split(".", 1)[0] + "." in prefixes
+    return exact is None or type in exact or type.split(".", 1)[0] + "." in prefixes
 
 
 def _type_filter(types: Collection[str] | None) -> tuple[list[str] | None, list[str]]:
-    if types is None:
+    if types is None or "*" in types:
         return None, []
     exact, prefixes = [], []
     for t in types:

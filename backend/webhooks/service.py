@@ -267,22 +267,18 @@ async def replay(tx: TenantContext, endpoint_id: UUID, from_seq: int, to_seq: in
         raise BadInput(f"events up to seq {oldest} are no longer retained", field="fromSeq")
     if to_seq > latest:
         raise BadInput(f"the latest event is seq {latest}", field="toSeq")
-    chosen = await _events_between(
-        tx, endpoint.event_types, EndpointFilter.of(endpoint.conditions), from_seq - 1, to_seq
-    )
+    where = EndpointFilter.of(endpoint.conditions)
+    chosen = [e for e in await _events_between(tx, endpoint.event_types, from_seq - 1, to_seq) if where.matches(e)]
     await _insert_deliveries(tx, endpoint.id, chosen, DeliveryKind.REPLAY, queued=False)
     return len(chosen)
 
 
-async def _events_between(
-    tx: TenantContext, event_types: list[str], where: EndpointFilter, after: int, until: int
-) -> list[events.Event]:
-    """The events with after < seq <= until of these types that pass the filter."""
-    types = None if "*" in event_types else event_types
+async def _events_between(tx: TenantContext, types: list[str], after: int, until: int) -> list[events.Event]:
+    """The events with after < seq <= until of these types."""
     found: list[events.Event] = []
     while after < until:
         page = await events.after(tx, after, types=types)
-        found += [e for e in page if e.seq <= until and where.matches(e)]
+        found += [e for e in page if e.seq <= until]
         if len(page) < events.PAGE_MAX:
             break
         after = page[-1].seq
@@ -364,12 +360,19 @@ async def fan_out(tx: TenantContext) -> tuple[list[UUID], int]:
     # Every seq up to `latest` is visible once `latest` is (seqs are assigned at commit, in
     # commit order), so reading up to it misses nothing and the cursor may move to it.
     _, latest = await events.bounds(tx)
+    behind = [endpoint for endpoint in endpoints if endpoint["cursor"] < latest]
+    if not behind:
+        return [], latest
+    # One read of the range for all of them (the union of their types), then each takes its own.
+    every_type = [t for endpoint in behind for t in endpoint["event_types"]]
+    pending = await _events_between(tx, every_type, min(endpoint["cursor"] for endpoint in behind), latest)
     created: list[UUID] = []
-    for endpoint in endpoints:
-        if endpoint["cursor"] >= latest:
-            continue
+    for endpoint in behind:
         where = EndpointFilter.of(endpoint["conditions"])
-        chosen = await _events_between(tx, endpoint["event_types"], where, endpoint["cursor"], latest)
+        types = endpoint["event_types"]
+        chosen = [
+            e for e in pending if e.seq > endpoint["cursor"] and events.matches(types, e.type) and where.matches(e)
+        ]
         created += await _insert_deliveries(tx, endpoint["id"], chosen, DeliveryKind.EVENT, queued=True)
         await tx.execute(
             "UPDATE webhook_endpoints SET cursor = $3 WHERE tenant_id = $1 AND id = $2",

@@ -79,6 +79,10 @@ async def test_domain_events_follow_the_column_that_changed(tenant: Tenant) -> N
         "ticket.created", "ticket.updated", "ticket.status_changed"
     ]  # fmt: skip
     assert [e.seq for e in await _events(tenant, 3, types=["ticket.status_changed", "feedback.received"])] == [5]
+    assert [e.type for e in await _events(tenant, types=["*"])] == types
+    # The same rule in memory, for consumers that filter events they already hold.
+    assert [t for t in types if events.matches(["ticket.*", "feedback.received"], t)] == types[1:]
+    assert all(events.matches(["*"], t) and events.matches(None, t) for t in types)
 
 
 async def test_concurrent_writers_get_gapless_seqs_in_commit_order(tenant: Tenant) -> None:
