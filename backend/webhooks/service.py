@@ -169,6 +169,10 @@ async def get(tx: TenantContext, endpoint_id: UUID) -> WebhookEndpoint:
     return endpoint
 
 
+async def endpoints_by_id(tx: TenantContext, ids: list[UUID]) -> list[WebhookEndpoint]:
+    return await WebhookEndpoint.filter(tenant_id=tx.tenant_id, id__in=ids)
+
+
 async def list_endpoints(tx: TenantContext) -> list[WebhookEndpoint]:
     return await WebhookEndpoint.filter(tenant_id=tx.tenant_id).order_by("created_at", "id")
 
@@ -333,6 +337,10 @@ async def deliveries(
             raise BadInput("not a valid cursor", field="after") from None
     rows = await query.order_by("-id").limit(first + 1)
     return DeliveryPage(rows[:first], len(rows) > first)
+
+
+async def deliveries_by_id(tx: TenantContext, ids: list[UUID]) -> list[WebhookDelivery]:
+    return await WebhookDelivery.filter(tenant_id=tx.tenant_id, id__in=ids)
 
 
 async def count_deliveries(tx: TenantContext, endpoint_id: UUID, status: DeliveryStatus | None) -> int:
