@@ -2,7 +2,7 @@
 wake-ups) and the audit archiving, every minute a dispatcher catch-up of every tenant (lost
 messages, expired leases), every hour outbox retention (one `events.prune` message per tenant).
 
-Every worker process runs it; both are idempotent, so several schedulers only repeat work.
+Every worker process runs it; all of it is idempotent, so several schedulers only repeat work.
 """
 
 from __future__ import annotations

@@ -184,6 +184,7 @@ async def test_archiving_moves_row_changes_into_the_log_and_readers_see_no_diffe
         await factories.account(tx)
     async with tenant_transaction(tenant.id) as tx:
         before = await tx.fetch(ALL_ENTRIES, tenant.id)
+        assert await tx.fetch(ALL_ENTRIES, other_tenant.id) == []  # the view is as isolated as its tables
     assert await _archived_row_changes(tenant) == 0
     from_events = [r for r in before if r["entity"] in FROM_EVENTS]
     assert [(r["action"], r["entity"]) for r in from_events if r["entity"] != "users"] == [
