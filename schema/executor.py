@@ -50,7 +50,7 @@ from schema.compiler import Compiler, NotCompilable, Plan, WritePlan, variable_s
 from schema.context import Context, Live
 from schema.documents import DocumentCache, PreparedDocument
 from schema.errors import format_errors, log
-from schema.events.broadcast import Channel, Channels, shared_field
+from schema.events.broadcast import Channel, Channels, execute_event, shared_field
 from schema.idempotency import KeyedField, keyed_fields
 from schema.limits import check_cost, check_shape, estimate_cost, list_sizes
 
@@ -235,7 +235,7 @@ class GraphQLExecutor:
             source: Any = await await_maybe(create_source_event_stream(built))
         if isinstance(source, ExecutionResult):
             return format_errors(list(source.errors or ()), request_id)
-        return map_source_to_response_event(built, source)
+        return map_source_to_response_event(built, source, execute_event)
 
     def _context(
         self, principal: Principal, tx: TenantContext, request_id: str, policy: TenantPolicy, live: Live | None = None

@@ -30,6 +30,7 @@ from graphql import (
     execute_subscription_event,
 )
 from graphql.execution.values import get_argument_values
+from graphql.pyutils import AwaitableOrValue
 
 from backend.events.service import Event as StoredEvent
 from backend.events.service import matches
@@ -61,6 +62,19 @@ def _selects_node(selection_set: SelectionSetNode | None, fragments: dict[str, F
         if _selects_node(nested, fragments):
             return True
     return False
+
+
+def execute_event(per_event: Executor[Any]) -> AwaitableOrValue[ExecutionResult]:
+    """Execute one event of a subscription (graphql-core's `execute_subscription_event`).
+
+    graphql-core memoizes the collected subfields on the executor, keyed by the identity of
+    lists that each event's execution creates anew, and a per-event executor shares the
+    subscription's memo: left alone, it grows by entries for every event for as long as the
+    subscription lives (and full garbage collections over it stall the process). Each event
+    gets a memo of its own instead."""
+    per_event._relevant_sub_fields = {}
+    result: AwaitableOrValue[ExecutionResult] = execute_subscription_event(per_event)
+    return result
 
 
 def payload(result: ExecutionResult, request_id: str) -> dict[str, Any]:
@@ -114,7 +128,7 @@ class Channel:
         for stored in events:
             if self.types is not None and not matches(self.types, stored.type):
                 continue
-            result = execute_subscription_event(self._executor.build_per_event_executor(Event(stored=stored)))
+            result = execute_event(self._executor.build_per_event_executor(Event(stored=stored)))
             # Only the event's own fields are selected, and they resolve without waiting.
             assert isinstance(result, ExecutionResult), "a shared event payload awaited"
             encoded.append((stored.seq, orjson.dumps(payload(result, self._request_id))))
