@@ -85,6 +85,7 @@ class _Socket:
     # Thousands of these idle in a process: no per-instance dict.
     __slots__ = (
         "_send",
+        "active",
         "authorization",
         "closed",
         "generation",
@@ -111,6 +112,7 @@ class _Socket:
         self.policies = 0  # the access policies' generation the operations were last checked at
         self.operations: dict[str, tuple[_Running, OperationRequest]] = {}
         self.closed = False
+        self.active = False  # sent something since the last keep-alive round
 
     @property
     def legacy(self) -> bool:
@@ -128,6 +130,7 @@ class _Socket:
         try:
             async with asyncio.timeout(self.server.send_timeout):
                 await self._send({"type": "websocket.send", "text": orjson.dumps(message).decode()})
+            self.active = True
         except TimeoutError:
             self._slow()
         except (OSError, RuntimeError):  # the client went away meanwhile
@@ -152,6 +155,7 @@ class _Socket:
         if not wire.writable.is_set():
             return False
         wire.transport.write(frames)
+        self.active = True
         return True
 
     async def drained(self) -> None:
@@ -448,11 +452,16 @@ class Subscriptions:
             try:
                 await self._check_credentials()
                 frozen_at = self._freeze(frozen_at)
-                # Each sweep pings its share of the sockets: all at once would stall the others.
+                # Each sweep pings its share of the sockets: all at once would stall the others. A
+                # socket that got messages since its last round needs no keep-alive.
                 rounds = max(1, round(self.keepalive / _SWEEP_SECONDS))
                 tick += 1
                 for socket in list(self._sockets):
-                    if socket.principal is not None and not socket.closed and hash(socket) % rounds == tick % rounds:
+                    if socket.principal is None or socket.closed or hash(socket) % rounds != tick % rounds:
+                        continue
+                    if socket.active:
+                        socket.active = False
+                    else:
                         socket.post({"type": "ka" if socket.legacy else "ping"})
             except Exception:  # the sweeper must survive anything one socket does
                 _wslog.exception("socket sweep failed")
