@@ -162,10 +162,12 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[Api]:
-    """`create_app(settings)` behind a real uvicorn server; the caller provides the database pool."""
+async def serve(settings: Settings, **options: Any) -> AsyncIterator[Api]:
+    """`create_app(settings)` behind a real uvicorn server (with uvicorn `options`); the caller
+    provides the database pool."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings, manage_db=False), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(settings, manage_db=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
