@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from backend import db, embedded
 from backend.bootstrap import bootstrap
+from backend.crypto import new_key
 from backend.errors import AppError
 from backend.migrations import MigrationError, available, migrate
 from backend.seed import SeedSize, seed_tenant
@@ -126,6 +127,23 @@ async def cmd_role_bind(settings: Settings, args: argparse.Namespace) -> None:
                     raise CliError(f"tenant {tenant_id} has no user with the subject '{args.user}'")
                 await operator_bind(tx, catalog, role=args.role, user_id=user_id)
             print(f"{tenant_id}: {args.user} is {args.role}")
+
+
+async def cmd_secrets_new_key(settings: Settings, args: argparse.Namespace) -> None:
+    print(f"{args.id}:{new_key()}")
+
+
+async def cmd_secrets_reseal(settings: Settings, args: argparse.Namespace) -> None:
+    """Seal every stored secret with the first key of RAPPORT_SECRETS_KEYS (after a rotation, or
+    for values stored in clear by an older version); then older keys can be dropped."""
+    from backend.webhooks.service import reseal  # noqa: PLC0415
+
+    async with _database(settings):
+        total = 0
+        for row in await db.tenant_directory():
+            async with db.tenant_transaction(row["id"]) as tx:
+                total += await reseal(tx, settings.keyring)
+    print(f"resealed {total} secret(s) with key {settings.keyring.current!r}")
 
 
 async def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
@@ -315,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", required=True, help="role name, e.g. admin")
     p.set_defaults(func=cmd_role_bind)
 
+    secrets = sub.add_parser("secrets", help="keys that seal stored secrets (RAPPORT_SECRETS_KEYS)")
+    secrets_sub = secrets.add_subparsers(dest="secrets_command", required=True)
+    p = secrets_sub.add_parser("new-key", help="print a new random key entry for RAPPORT_SECRETS_KEYS")
+    p.add_argument("--id", type=_key_id, default="k1", help="key id, letters and digits (default: %(default)s)")
+    p.set_defaults(func=cmd_secrets_new_key)
+    p = secrets_sub.add_parser("reseal", help="seal every stored secret with the first (current) key")
+    p.set_defaults(func=cmd_secrets_reseal)
+
     p = sub.add_parser("token", help="print a development JWT (HS256, shared secret)")
     p.add_argument("--tenant", required=True, help="tenant id or slug")
     p.add_argument("--user", required=True, help="subject (and email if it contains @)")
@@ -336,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive, default=8, help="worker threads (default 8)")
     p.set_defaults(func=cmd_worker)
     return parser
+
+
+def _key_id(text: str) -> str:
+    if not text.isalnum() or len(text) > 32:
+        raise argparse.ArgumentTypeError("1 to 32 letters or digits")
+    return text
 
 
 def _natural(text: str) -> int:

@@ -15,7 +15,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.crypto import Keyring, keyring
+
 DEV_JWT_SECRET = "rapport-dev-secret-change-me-0123456789abcdef"  # noqa: S105 - the well-known dev value
+DEV_SECRETS_KEYS = "dev:2QYXpzGUsWHTmB3jFyKCBdQ2tbWSvOhs0OJSr6Nc3Eg"  # the well-known dev key
 
 
 class Environment(StrEnum):
@@ -34,7 +37,7 @@ class Settings(BaseSettings):
 
     environment: Environment = Field(
         default=Environment.DEV,
-        description="`dev` or `prod`. Prod refuses the development JWT secret, needs a database URL "
+        description="`dev` or `prod`. Prod refuses the development JWT secret and secrets keys, needs a database URL "
         "and turns GraphiQL and introspection off unless they are enabled explicitly.",
     )
 
@@ -114,6 +117,12 @@ class Settings(BaseSettings):
         default=SecretStr(DEV_JWT_SECRET),
         description="HS256 key that signs and verifies bearer tokens, 32+ characters. "
         "The default is a public development value that prod refuses.",
+    )
+    secrets_keys: SecretStr = Field(
+        default=SecretStr(DEV_SECRETS_KEYS),
+        description="Keys that seal secrets stored for later use (webhook signing secrets): `id:key,...`, each "
+        "key 32 random bytes in URL-safe base64 (`backend.cli secrets new-key`); the first seals, all open. "
+        "The default is a public development key that prod refuses.",
     )
     jwt_issuer: str = Field(default="rapport", description="Required `iss` claim of bearer tokens.")
     jwt_audience: str = Field(default="rapport-api", description="Required `aud` claim of bearer tokens.")
@@ -251,11 +260,22 @@ class Settings(BaseSettings):
         if self.environment is Environment.PROD:
             if secret == DEV_JWT_SECRET:
                 raise ValueError("RAPPORT_JWT_SECRET: prod refuses the development secret; set a random one")
+            if self.secrets_keys.get_secret_value() == DEV_SECRETS_KEYS:
+                raise ValueError("RAPPORT_SECRETS_KEYS: prod refuses the development key; make one with "
+                                 "`python -m backend.cli secrets new-key`")  # fmt: skip
             if self.database_url is None:
                 raise ValueError("RAPPORT_DATABASE_URL: prod needs it set")
         if len(secret) < 32:
             raise ValueError("RAPPORT_JWT_SECRET: must be at least 32 characters")
+        try:
+            keyring(self.secrets_keys.get_secret_value())
+        except ValueError as exc:
+            raise ValueError(f"RAPPORT_SECRETS_KEYS: {exc}") from None
         return self
+
+    @property
+    def keyring(self) -> Keyring:
+        return keyring(self.secrets_keys.get_secret_value())
 
     @property
     def graphiql_enabled(self) -> bool:

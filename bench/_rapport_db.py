@@ -407,14 +407,19 @@ async def delete_created(env: Mapping[str, str]) -> dict[str, int]:
         raise RuntimeError(f"{DATABASE} has no load marker: run prepare_db first")
     conn = await asyncpg.connect(superuser_dsn(env, DATABASE))
     try:
-        tables = [
-            r["table_name"]
+        # Rows say when they were written in `created_at`, or `at` for the append-only logs
+        # (audit_log, events): those grow with every run too and would slow the next one. (Were
+        # a table to have both, created_at, ordered last, wins.)
+        written_at = {
+            r["table_name"]: r["column_name"]
             for r in await conn.fetch(
-                """SELECT table_name FROM information_schema.columns
-                   WHERE table_schema = 'public' AND column_name = 'created_at'
-                     AND table_name IN (SELECT tablename FROM pg_tables WHERE schemaname = 'public')"""
+                """SELECT table_name, column_name FROM information_schema.columns
+                   WHERE table_schema = 'public' AND column_name IN ('created_at', 'at')
+                     AND table_name IN (SELECT tablename FROM pg_tables WHERE schemaname = 'public')
+                   ORDER BY column_name"""
             )
-        ]
+        }
+        tables = list(written_at)
         edges = await conn.fetch(
             """SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent FROM pg_constraint
                WHERE contype = 'f' AND conrelid <> confrelid"""
@@ -425,7 +430,7 @@ async def delete_created(env: Mapping[str, str]) -> dict[str, int]:
             # runs wrote to audit and outbox is itself deleted here, children first).
             await conn.execute("SET LOCAL session_replication_role = replica")
             for table in children_first(tables, [(e["child"], e["parent"]) for e in edges]):
-                status = await conn.execute(f"DELETE FROM {table} WHERE created_at > $1", marker_time(marker))
+                status = await conn.execute(f"DELETE FROM {table} WHERE {written_at[table]} > $1", marker_time(marker))
                 count = int(status.split()[-1])
                 if count:
                     deleted[table] = count

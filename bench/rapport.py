@@ -33,6 +33,7 @@ PRODUCT_DIR = Path(os.environ.get("CRM_PRODUCT_DIR") or Path(__file__).resolve()
 # The bench server gets its own signing secret (and runs with RAPPORT_ENVIRONMENT=prod, which
 # refuses the well-known dev secret); the tokens below are signed with the same one.
 JWT_SECRET = "rapport-bench-secret-not-for-production-0123456789"  # noqa: S105
+SECRETS_KEYS = "bench:YmVuY2gtc2VhbHMtbm8tc2VjcmV0LXdvcnRoLWtlZXA"  # a prod server needs its own
 JWT_ISSUER = "rapport"
 JWT_AUDIENCE = "rapport-api"
 JWT_ISSUED_AT = 1_735_689_600  # 2025-01-01: fixed, so the request files are reproducible
@@ -82,6 +83,7 @@ def command(port: int, procs: int, env: dict[str, str]) -> dict[str, Any]:
             "RAPPORT_DB_POOL_MIN": pool,
             "RAPPORT_DB_POOL_MAX": pool,
             "RAPPORT_JWT_SECRET": JWT_SECRET,
+            "RAPPORT_SECRETS_KEYS": SECRETS_KEYS,
             "RAPPORT_JWT_ISSUER": JWT_ISSUER,
             "RAPPORT_JWT_AUDIENCE": JWT_AUDIENCE,
             # Users exist (prepare_db): a token for an unknown subject is an error, not a write.

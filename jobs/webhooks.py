@@ -48,7 +48,9 @@ async def attempt(tenant_id: UUID, delivery_id: UUID) -> None:
         "User-Agent": USER_AGENT,
         "Rapport-Delivery": str(delivery_id),
         "Rapport-Event": claimed.delivery.event_type,
-        "Rapport-Signature": webhooks.signature(claimed.endpoint.secret, int(time.time()), body),
+        "Rapport-Signature": webhooks.signature(
+            webhooks.signing_secret(settings.keyring, tenant_id, claimed.endpoint), int(time.time()), body
+        ),
     }
     outcome = await transport.post(
         claimed.endpoint.url, body, headers, allow=rt.allow, timeout_s=settings.webhook_timeout_seconds,

@@ -86,7 +86,7 @@ def test_config_prints_the_settings_in_effect_with_secrets_hidden(
         shown["RAPPORT_OWNER_DATABASE_URL"] == "postgresql://rapport_owner@db/rapport?password=(hidden)&sslmode=require"
     )
     assert shown["RAPPORT_BROKER_URL"] == "redis://:(hidden)@cache:6379/0"
-    assert shown["RAPPORT_JWT_SECRET"] == "(hidden)"
+    assert shown["RAPPORT_JWT_SECRET"] == shown["RAPPORT_SECRETS_KEYS"] == "(hidden)"
     assert (shown["RAPPORT_PORT"], shown["RAPPORT_AUTH_PROVISION_USERS"], shown["RAPPORT_GRAPHIQL"]) == (
         "8000",
         "true",

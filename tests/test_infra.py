@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from backend.auth import issue_token
+from backend.crypto import new_key
 from backend.models import Tenant
 from backend.settings import Settings
 from tests import processes
@@ -188,7 +189,9 @@ async def test_the_image_install_serves_the_api(tmp_path: Path, database: Databa
     port = free_port()
     command[command.index("--host") + 1] = "127.0.0.1"
     command[command.index("--port") + 1] = str(port)
-    server_env = processes.environment(environment="prod", jwt_secret=secret, database_url=database.app_url)
+    server_env = processes.environment(
+        environment="prod", jwt_secret=secret, secrets_keys=f"k1:{new_key()}", database_url=database.app_url
+    )
     server_env["PATH"] = f"{venv / 'bin'}{os.pathsep}{server_env['PATH']}"
     process = await processes.start(*command, env=server_env, log=tmp_path / "server.log")
     try:

@@ -14,7 +14,13 @@ from tests import processes
 from tests.conftest import serve
 
 STRONG_SECRET = "a-production-secret-of-enough-length-4c9e2f"
-PROD = {"environment": "prod", "jwt_secret": STRONG_SECRET, "database_url": "postgresql://rapport_app@db/rapport"}
+PROD_KEYS = f"k1:{'Q' * 43}"
+PROD = {
+    "environment": "prod",
+    "jwt_secret": STRONG_SECRET,
+    "secrets_keys": PROD_KEYS,
+    "database_url": "postgresql://rapport_app@db/rapport",
+}
 INTROSPECTION = "{ __schema { queryType { name } } }"
 
 
@@ -53,7 +59,15 @@ def configure(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
             "RAPPORT_JWT_SECRET",
             "development secret",
         ),
-        ({"environment": "prod", "jwt_secret": STRONG_SECRET}, "RAPPORT_DATABASE_URL", "prod needs it"),
+        (
+            {"environment": "prod", "jwt_secret": STRONG_SECRET, "secrets_keys": PROD_KEYS},
+            "RAPPORT_DATABASE_URL",
+            "prod needs it",
+        ),
+        ({"environment": "prod", "jwt_secret": STRONG_SECRET}, "RAPPORT_SECRETS_KEYS", "development key"),
+        ({"secrets_keys": "k1"}, "RAPPORT_SECRETS_KEYS", "entry 1 must look like"),
+        ({"secrets_keys": "k1:c2hvcnQ"}, "RAPPORT_SECRETS_KEYS", "must be 32 bytes (it is 5)"),
+        ({"secrets_keys": f"k1:{'A' * 43},k1:{'B' * 43}"}, "RAPPORT_SECRETS_KEYS", "appears twice"),
     ],
 )
 def test_invalid_configuration_is_one_line_naming_the_variable(

@@ -102,6 +102,10 @@ async def get(tx: TenantContext, key_id: UUID) -> ApiKey:
     return key
 
 
+async def by_ids(tx: TenantContext, ids: list[UUID]) -> list[ApiKey]:
+    return await ApiKey.filter(tenant_id=tx.tenant_id, id__in=ids)
+
+
 async def list_keys(tx: TenantContext) -> list[ApiKey]:
     return await ApiKey.filter(tenant_id=tx.tenant_id).order_by("created_at", "id")
 

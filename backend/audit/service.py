@@ -126,6 +126,13 @@ async def search(tx: TenantContext, where: AuditFilter, *, first: int, after: st
     return AuditPage([_entry(r) for r in rows[:first]], len(rows) > first)
 
 
+async def by_ids(tx: TenantContext, ids: list[UUID]) -> list[AuditEntry]:
+    rows = await tx.fetch(
+        f"SELECT {_COLUMNS} FROM audit_log WHERE tenant_id = $1 AND id = ANY($2::uuid[])", tx.tenant_id, ids
+    )
+    return [_entry(r) for r in rows]
+
+
 def _entry(row: asyncpg.Record) -> AuditEntry:
     return AuditEntry(
         id=row["id"],

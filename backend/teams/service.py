@@ -23,6 +23,10 @@ async def list_teams(tx: TenantContext) -> list[Team]:
     return await Team.filter(tenant_id=tx.tenant_id).order_by("name", "id")
 
 
+async def by_ids(tx: TenantContext, ids: list[UUID]) -> list[Team]:
+    return await Team.filter(tenant_id=tx.tenant_id, id__in=ids)
+
+
 async def get(tx: TenantContext, team_id: UUID) -> Team:
     team = await Team.get_or_none(tenant_id=tx.tenant_id, id=team_id)
     if team is None:

@@ -34,7 +34,9 @@ import httpx
 import orjson
 from uuid_utils.compat import uuid7
 
+from backend import crypto
 from backend.context import ActorKind, TenantContext
+from backend.crypto import Keyring
 from backend.errors import BadInput, NotFound
 from backend.events import service as events
 from backend.ids import global_id
@@ -134,6 +136,7 @@ def _check_filter(given: EndpointFilter | None) -> dict[str, list[Any]] | None:
 
 async def create(
     tx: TenantContext,
+    keys: Keyring,
     *,
     url: str,
     event_types: list[str],
@@ -148,12 +151,39 @@ async def create(
         raise BadInput("only a user or an API key can own a webhook", field="input")
     secret = _check_secret(secret) if secret is not None else new_secret()
     _, latest = await events.bounds(tx)
+    endpoint_id = uuid7()
     endpoint = await WebhookEndpoint.create(
-        tenant_id=tx.tenant_id, id=uuid7(), url=_check_url(url), description=_check_description(description),
-        event_types=_check_types(event_types), conditions=_check_filter(filter), secret=secret, cursor=latest,
+        tenant_id=tx.tenant_id, id=endpoint_id, url=_check_url(url), description=_check_description(description),
+        event_types=_check_types(event_types), conditions=_check_filter(filter), cursor=latest,
+        secret=keys.seal(secret, context=_secret_context(tx.tenant_id, endpoint_id)),
         owner_kind=owner.kind.value, owner_id=owner.id,
     )  # fmt: skip
     return endpoint, secret
+
+
+def _secret_context(tenant_id: UUID, endpoint_id: UUID) -> str:
+    return f"webhook_endpoints.secret:{tenant_id}:{endpoint_id}"
+
+
+def signing_secret(keys: Keyring, tenant_id: UUID, endpoint: WebhookEndpoint) -> str:
+    """The endpoint's secret in clear. A value stored before secrets were sealed is still in
+    clear until `backend.cli secrets reseal` seals it."""
+    if not endpoint.secret.startswith(f"{crypto.PREFIX}:"):
+        return endpoint.secret
+    return keys.open(endpoint.secret, context=_secret_context(tenant_id, endpoint.id))
+
+
+async def reseal(tx: TenantContext, keys: Keyring) -> int:
+    """Seal the tenant's secrets stored in clear or under an older key with the current key."""
+    count = 0
+    for endpoint in await WebhookEndpoint.filter(tenant_id=tx.tenant_id):
+        if not keys.is_current(endpoint.secret):
+            sealed = keys.seal(
+                signing_secret(keys, tx.tenant_id, endpoint), context=_secret_context(tx.tenant_id, endpoint.id)
+            )
+            await WebhookEndpoint.filter(tenant_id=tx.tenant_id, id=endpoint.id).update(secret=sealed)
+            count += 1
+    return count
 
 
 def _check_description(text: str) -> str:
@@ -169,12 +199,17 @@ async def get(tx: TenantContext, endpoint_id: UUID) -> WebhookEndpoint:
     return endpoint
 
 
+async def endpoints_by_id(tx: TenantContext, ids: list[UUID]) -> list[WebhookEndpoint]:
+    return await WebhookEndpoint.filter(tenant_id=tx.tenant_id, id__in=ids)
+
+
 async def list_endpoints(tx: TenantContext) -> list[WebhookEndpoint]:
     return await WebhookEndpoint.filter(tenant_id=tx.tenant_id).order_by("created_at", "id")
 
 
 async def update(
     tx: TenantContext,
+    keys: Keyring,
     endpoint_id: UUID,
     *,
     url: str | None = None,
@@ -196,7 +231,7 @@ async def update(
     if clear_filter or filter is not None:
         changed["conditions"] = _check_filter(filter)
     if secret is not None:
-        changed["secret"] = _check_secret(secret)
+        changed["secret"] = keys.seal(_check_secret(secret), context=_secret_context(tx.tenant_id, endpoint.id))
     if changed:
         # Only these columns: the dispatcher and the workers move the cursor and the failure
         # counters of the same row concurrently.
@@ -333,6 +368,10 @@ async def deliveries(
             raise BadInput("not a valid cursor", field="after") from None
     rows = await query.order_by("-id").limit(first + 1)
     return DeliveryPage(rows[:first], len(rows) > first)
+
+
+async def deliveries_by_id(tx: TenantContext, ids: list[UUID]) -> list[WebhookDelivery]:
+    return await WebhookDelivery.filter(tenant_id=tx.tenant_id, id__in=ids)
 
 
 async def count_deliveries(tx: TenantContext, endpoint_id: UUID, status: DeliveryStatus | None) -> int:

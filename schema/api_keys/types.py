@@ -55,8 +55,7 @@ def key_node(policy: TenantPolicy, row: ApiKeyRow, secrets: list[SecretRow]) -> 
 
 
 async def keys_by_id(context: Context, ids: list[UUID], policy: TenantPolicy) -> list[ApiKey]:
-    wanted = set(ids)
-    rows = [row for row in await api_keys.list_keys(context.tx) if row.id in wanted]
+    rows = sorted(await api_keys.by_ids(context.tx, ids), key=lambda row: (row.created_at, row.id))
     secrets = await api_keys.secrets_of(context.tx, [row.id for row in rows])
     return [key_node(policy, row, secrets[row.id]) for row in rows]
 

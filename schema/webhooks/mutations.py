@@ -30,8 +30,9 @@ class Mutation:
     async def webhook_create(self, info: strawberry.Info, input: WebhookCreateInput) -> WebhookSecretPayload:
         context: Context = info.context
         endpoint, secret = await webhooks.create(
-            context.tx, url=input.url, event_types=input.event_types, description=input.description,
-            filter=input.filter.parse("input.filter") if input.filter else None, secret=input.secret,
+            context.tx, context.settings.keyring, url=input.url, event_types=input.event_types,
+            description=input.description, secret=input.secret,
+            filter=input.filter.parse("input.filter") if input.filter else None,
         )  # fmt: skip
         await audit.record(context.tx, "webhook.create", _TABLE, endpoint.id,
                            after={"url": endpoint.url, "eventTypes": endpoint.event_types})  # fmt: skip
@@ -42,8 +43,9 @@ class Mutation:
         context: Context = info.context
         given = input.filter
         endpoint = await webhooks.update(
-            context.tx, _pk(id), url=input.url, event_types=input.event_types, description=input.description,
-            filter=given.parse("input.filter") if given else None, clear_filter=given is None, secret=input.secret,
+            context.tx, context.settings.keyring, _pk(id), url=input.url, event_types=input.event_types,
+            description=input.description, secret=input.secret,
+            filter=given.parse("input.filter") if given else None, clear_filter=given is None,
         )  # fmt: skip
         if input.secret is not None:
             await audit.record(context.tx, "webhook.secret", _TABLE, endpoint.id)

@@ -54,3 +54,44 @@ async def test_malformed_ids_are_bad_user_input(api: Api, tenant: Tenant) -> Non
     assert errors[0]["code"] == "BAD_USER_INPUT"
     errors = await api.errors(tenant, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["x"] * 101})
     assert errors[0]["code"] == "BAD_USER_INPUT"
+
+
+ADMIN_OBJECTS = """mutation {
+  webhookCreate(input: {url: "https://hooks.example.com/in", eventTypes: ["ticket.*"]}) { webhook { id } }
+  teamCreate(name: "Night shift") { id }
+  apiKeyCreate(input: {name: "ETL", roles: ["viewer"]}) { apiKey { id } }
+}"""
+
+
+async def test_node_refetches_the_administrative_types(api: Api, tenant: Tenant, other_tenant: Tenant) -> None:
+    created = await api.data(tenant, ADMIN_OBJECTS)
+    webhook_id = created["webhookCreate"]["webhook"]["id"]
+    ping = await api.data(tenant, "mutation($id: ID!) { webhookPing(id: $id) { id } }", {"id": webhook_id})
+    later = await api.data(tenant, "{ roles { id name } auditLog(first: 1) { nodes { id action } } }")
+    role = next(r for r in later["roles"] if r["name"] == "viewer")
+    entry = later["auditLog"]["nodes"][0]
+    expected = [
+        {"__typename": "Webhook", "id": webhook_id, "url": "https://hooks.example.com/in"},
+        {"__typename": "WebhookDelivery", "id": ping["webhookPing"]["id"], "eventType": "webhook.ping"},
+        {"__typename": "Team", "id": created["teamCreate"]["id"], "name": "Night shift"},
+        {"__typename": "ApiKey", "id": created["apiKeyCreate"]["apiKey"]["id"], "name": "ETL"},
+        {"__typename": "Role", "id": role["id"], "name": "viewer"},
+        {"__typename": "AuditEntry", "id": entry["id"], "action": entry["action"]},
+    ]
+    query = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id
+      ... on Webhook { url } ... on WebhookDelivery { eventType } ... on Team { name }
+      ... on ApiKey { name } ... on Role { name } ... on AuditEntry { action } } }"""
+    ids = [e["id"] for e in expected]
+    assert (await api.data(tenant, query, {"ids": ids}))["nodes"] == expected
+    single = await api.data(tenant, "query($id: ID!) { node(id: $id) { ... on Webhook { url } } }", {"id": webhook_id})
+    assert single["node"] == {"url": "https://hooks.example.com/in"}
+    # Another tenant's administrative objects do not exist for this one.
+    assert (await api.data(other_tenant, query, {"ids": ids}))["nodes"] == [None] * len(ids)
+
+
+async def test_node_selections_of_administrative_types_pass_the_field_policy(api: Api, tenant: Tenant) -> None:
+    created = await api.data(tenant, ADMIN_OBJECTS)
+    webhook_id = created["webhookCreate"]["webhook"]["id"]
+    query = "query($id: ID!) { node(id: $id) { id ... on Webhook { url } } }"
+    errors = await api.errors(tenant, query, {"id": webhook_id}, subject="sam", roles=("sales",))
+    assert [e["code"] for e in errors] == ["FORBIDDEN"]
