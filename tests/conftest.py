@@ -30,7 +30,7 @@ import redis.asyncio as redis
 import uvicorn
 
 from backend import db
-from backend.app import create_app
+from backend.app import WebSocketProtocol, create_app
 from backend.auth import issue_token
 from backend.bootstrap import bootstrap, drop_database
 from backend.migrations import migrate
@@ -167,6 +167,7 @@ async def serve(settings: Settings, **options: Any) -> AsyncIterator[Api]:
     provides the database pool."""
     port = free_port()
     app = create_app(settings, manage_db=False)
+    options = {"ws": WebSocketProtocol, **options}  # as `backend.app.serve` runs it
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

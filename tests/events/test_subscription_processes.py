@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
+from backend.app import _Inbox
 from backend.db import tenant_transaction
 from backend.models import Tenant
 from backend.settings import Settings
@@ -195,6 +196,23 @@ async def test_another_websocket_implementation_streams_through_asgi(
         for client in (first, second):
             assert [(await client.next())["events"]["seq"] for _ in range(3)] == [start + 1, start + 2, start + 3]
             await client.quiet(0.3)
+
+
+async def test_the_connections_inbox_hands_messages_over_in_order() -> None:
+    """What uvicorn's connection queues for the application (backend/app.py `WebSocketProtocol`)."""
+    inbox = _Inbox()
+    assert inbox.empty()
+    waiting = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    first: Any = {"type": "websocket.receive", "text": "1"}
+    second: Any = {"type": "websocket.disconnect", "code": 1000}
+    inbox.put_nowait(first)
+    inbox.put_nowait(second)
+    assert await waiting is first
+    assert not inbox.empty()
+    assert await inbox.get() is second
+    assert inbox.empty()
 
 
 async def test_shutdown_tells_clients_to_reconnect(settings: Settings, app_db: None, tenant: Tenant) -> None:
