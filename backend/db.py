@@ -265,6 +265,12 @@ async def event_heads() -> dict[UUID, int]:
         return {row["tenant_id"]: row["seq"] for row in await conn.fetch("SELECT tenant_id, seq FROM event_heads()")}
 
 
+async def audit_backlog() -> list[UUID]:
+    """Tenants with row changes not yet archived into the audit log (backend/audit/service.py)."""
+    async with pool().acquire() as conn:
+        return [row["tenant_id"] for row in await conn.fetch("SELECT tenant_id FROM audit_backlog()")]
+
+
 async def tenant_directory() -> list[asyncpg.Record]:
     """Every tenant's id, slug and name (the one deliberate cross-tenant read)."""
     async with pool().acquire() as conn:

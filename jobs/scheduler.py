@@ -1,6 +1,6 @@
 """Periodic work of a worker process: every few seconds a look at the tenants' event heads (lost
-wake-ups), every minute a dispatcher catch-up of every tenant (lost messages, expired
-leases), every hour outbox retention (one `events.prune` message per tenant).
+wake-ups) and the audit archiving, every minute a dispatcher catch-up of every tenant (lost
+messages, expired leases), every hour outbox retention (one `events.prune` message per tenant).
 
 Every worker process runs it; both are idempotent, so several schedulers only repeat work.
 """
@@ -11,12 +11,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from jobs import events
+from jobs import audit, events
 from jobs.dispatcher import Dispatcher
 
 log = logging.getLogger("rapport.scheduler")
 HEADS_SECONDS = 2.0
 SWEEP_SECONDS = 60.0
+ARCHIVE_SECONDS = 5.0
 PRUNE_SECONDS = 3600.0
 
 
@@ -24,8 +25,12 @@ async def run(dispatcher: Dispatcher) -> None:
     async def sweep() -> None:
         dispatcher.catch_up()
 
+    async def archive() -> None:
+        await audit.archive_backlog()
+
     await asyncio.gather(
         _every(HEADS_SECONDS, dispatcher.check_heads),
+        _every(ARCHIVE_SECONDS, archive),
         _every(SWEEP_SECONDS, sweep),
         _every(PRUNE_SECONDS, events.prune_all),
     )

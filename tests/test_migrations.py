@@ -34,7 +34,9 @@ async def _columns(database: Database) -> dict[str, dict[str, asyncpg.Record]]:
     try:
         rows = await conn.fetch(
             "SELECT table_name, column_name, data_type, is_nullable, numeric_precision, numeric_scale "
-            "FROM information_schema.columns WHERE table_schema = 'public'"
+            "FROM information_schema.columns WHERE table_schema = 'public' AND table_name IN "
+            "(SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+            "AND table_type = 'BASE TABLE')"  # views (audit_entries) have no model
         )
     finally:
         await conn.close()

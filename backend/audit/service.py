@@ -1,9 +1,13 @@
 """The audit log: explicit entries, and the admins' search over it.
 
-Row changes are recorded by the database itself (trigger `audit_changes`, migration 0013),
-so no write path can forget them. `record` adds what a row change does not say: a policy
-or key change in the admin's terms, an export, a merge. Both carry the transaction's actor
-and request id. The log is append-only: the application role cannot update or delete it.
+Row changes are recorded by the database itself, so no write path can forget them: those of
+the customer graph are the outbox's events (migration 0044), those of the other tables rows
+written by the trigger `audit_changes` (0013). `record` adds what a row change does not say:
+a policy or key change in the admin's terms, an export, a merge. All carry the transaction's
+actor and request id. Readers see the view `audit_entries`: `audit_log` plus the row-change
+events not yet archived into it; `archive` moves a tenant's pending ones (workers do it every
+few seconds, pruning does it before deleting events). The log is append-only: the application
+role cannot update or delete it.
 """
 
 from __future__ import annotations
@@ -47,6 +51,13 @@ async def record(
         _json(before),
         _json(after),
     )
+
+
+async def archive(tx: TenantContext) -> int:
+    """Copy the tenant's row changes not archived yet from the outbox into `audit_log`; returns
+    how many. Readers see the same entries (ids, times) before and after."""
+    archived: int = await tx.fetchval("SELECT archive_audit($1)", tx.tenant_id)
+    return archived
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
@@ -119,7 +130,7 @@ async def search(tx: TenantContext, where: AuditFilter, *, first: int, after: st
         args.extend([at, entry_id])
         conditions.append(f"(at, id) < (${len(args) - 1}, ${len(args)})")
     rows = await tx.fetch(
-        f"SELECT {_COLUMNS} FROM audit_log WHERE {' AND '.join(conditions)} ORDER BY at DESC, id DESC "
+        f"SELECT {_COLUMNS} FROM audit_entries WHERE {' AND '.join(conditions)} ORDER BY at DESC, id DESC "
         f"LIMIT {first + 1}",
         *args,
     )
@@ -128,7 +139,7 @@ async def search(tx: TenantContext, where: AuditFilter, *, first: int, after: st
 
 async def by_ids(tx: TenantContext, ids: list[UUID]) -> list[AuditEntry]:
     rows = await tx.fetch(
-        f"SELECT {_COLUMNS} FROM audit_log WHERE tenant_id = $1 AND id = ANY($2::uuid[])", tx.tenant_id, ids
+        f"SELECT {_COLUMNS} FROM audit_entries WHERE tenant_id = $1 AND id = ANY($2::uuid[])", tx.tenant_id, ids
     )
     return [_entry(r) for r in rows]
 

@@ -24,6 +24,7 @@ from uuid import UUID
 
 import asyncpg
 
+from backend.audit import service as audit
 from backend.context import ActorKind, TenantContext
 from backend.errors import BadInput
 from backend.naming import camel
@@ -102,7 +103,9 @@ async def emit(
 
 async def prune(tx: TenantContext, retention: timedelta) -> int:
     """Delete the tenant's events older than `retention`; returns how many. The newest event is
-    always kept, so the counter and `bounds` stay meaningful."""
+    always kept, so the counter and `bounds` stay meaningful. Row changes go to the audit log
+    first: retention never loses an audit entry."""
+    await audit.archive(tx)
     # Seqs are in commit order, so the old events are the prefix before the first recent one:
     # found walking the primary key from its start, with no index on `at`.
     status = await tx.execute(

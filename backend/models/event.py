@@ -16,6 +16,10 @@ class Event(Model):
     entity_id = fields.UUIDField(null=True)
     changed = ArrayField("text")
     data: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
+    change = fields.TextField(null=True, description="insert/update/delete for a row change (an audit entry)")
+    before: fields.Field[dict[str, object] | None] = fields.JSONField(
+        null=True, description="Updates: the changed columns' old values"
+    )
     actor_kind = fields.TextField()
     actor_id = fields.UUIDField(null=True)
     request_id = fields.TextField(null=True)

@@ -151,7 +151,9 @@ def _same(a: Any, b: Any) -> bool:
 async def _audited(world: World) -> int:
     """Every write is audited: an unchanged count means nothing was written."""
     async with tenant_transaction(world.principal.tenant_id) as tx:
-        count: int = await tx.fetchval("SELECT count(*) FROM audit_log WHERE tenant_id = $1", world.principal.tenant_id)
+        count: int = await tx.fetchval(
+            "SELECT count(*) FROM audit_entries WHERE tenant_id = $1", world.principal.tenant_id
+        )
     return count
 
 

@@ -345,7 +345,7 @@ async def test_merges_and_undos_are_audited(tenant: Tenant) -> None:
         result = await merging.merge(tx, "Account", g["survivor"].id, [g["m1"].id])
         await merging.undo(tx, result.merge["id"])
         entries = await tx.fetch(
-            "SELECT action, entity, entity_id, before, after FROM audit_log "
+            "SELECT action, entity, entity_id, before, after FROM audit_entries "
             "WHERE tenant_id = $1 AND action LIKE 'merge%' ORDER BY at",
             tenant.id,
         )
