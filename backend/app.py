@@ -6,20 +6,25 @@ CLI pass their own `Settings`.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import socket
 import sys
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from backend import db
 from backend.auth import Authenticator
@@ -143,8 +148,59 @@ async def serve(settings: Settings, host: str, port: int, *, banner: str | None 
         # Compression would keep a zlib context per socket (hundreds of KB): subscriptions send
         # small messages to many idle sockets.
         ws_per_message_deflate=False,
+        ws=WebSocketProtocol,
     )
     await _Server(config, banner).serve()
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio connection, slimmer for thousands of idle subscription
+    sockets: it lets go of the handshake once accepted (it would keep the request and the
+    response, headers and all, ~2.5 KB, for the socket's life) and queues incoming messages
+    in an `_Inbox`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept":
+            self.request = self.response = None  # type: ignore[assignment]
+
+
+class _Inbox:
+    """What uvicorn's connection uses of asyncio.Queue (`put_nowait`, `get`, `empty`; one
+    consumer), holding nothing while empty: an asyncio.Queue allocates four deques (~2.5 KB)
+    up front, for a socket that receives a message a minute."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[ASGIReceiveEvent] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: ASGIReceiveEvent) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self) -> ASGIReceiveEvent:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return item
 
 
 class _Server(uvicorn.Server):

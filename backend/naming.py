@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 
+
+@lru_cache(maxsize=4096)  # every event's row converts the same few column names
 def camel(name: str) -> str:
     """`account_id` -> `accountId`; a trailing underscore (a Python keyword escaped) is dropped."""
     head, *rest = name.rstrip("_").split("_")

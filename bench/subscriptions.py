@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import multiprocessing as mp
 import os
 import random
@@ -87,7 +88,14 @@ async def _client(url: str, tokens: list[str], ready: Any, go: Any, stop: Any, r
     async def one(token: str) -> None:
         nonlocal received
         async with gate:
-            ws = await connect(url, subprotocols=["graphql-transport-ws"], compression=None, open_timeout=60)  # type: ignore[list-item]
+            # No client pings (browsers send none): the server's keep-alive is what is measured.
+            ws = await connect(
+                url,
+                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+                compression=None,
+                open_timeout=60,
+                ping_interval=None,
+            )
             await ws.send(orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
             ack = orjson.loads(await ws.recv())
             assert ack["type"] == "connection_ack", ack
@@ -113,6 +121,10 @@ async def _client(url: str, tokens: list[str], ready: Any, go: Any, stop: Any, r
         if failed:
             raise RuntimeError(f"client {index}: {failed[0].exception()!r}")
         await asyncio.sleep(0.2)
+    # The connections live until the end: a full collection walking them would stall this
+    # client and show up as latency.
+    gc.collect()
+    gc.freeze()
     ready.put(index)
     await asyncio.to_thread(go.wait)  # the driver starts the load
     measuring = True

@@ -15,8 +15,7 @@ of its fields fails, so a response never reports half-written data.
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,13 +24,11 @@ import orjson
 import strawberry
 from graphql import (
     ExecutionResult,
-    Executor,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
     create_source_event_stream,
     execute,
-    execute_subscription_event,
     located_error,
     map_source_to_response_event,
 )
@@ -53,6 +50,7 @@ from schema.compiler import Compiler, NotCompilable, Plan, WritePlan, variable_s
 from schema.context import Context, Live
 from schema.documents import DocumentCache, PreparedDocument
 from schema.errors import format_errors, log
+from schema.events.broadcast import Channel, Channels, execute_event, shared_field
 from schema.idempotency import KeyedField, keyed_fields
 from schema.limits import check_cost, check_shape, estimate_cost, list_sizes
 
@@ -98,7 +96,7 @@ class GraphQLExecutor:
         self.explain = settings.environment is Environment.DEV
         self.list_sizes = list_sizes(schema)
         self.compiler = Compiler(schema, page_default=settings.page_default, page_max=settings.page_max)
-        self._shared = _SharedEvents()
+        self.channels = Channels()
 
     async def run(
         self,
@@ -191,10 +189,12 @@ class GraphQLExecutor:
         return _encode(result.data, errors, extensions)
 
     async def subscribe(
-        self, principal: Principal, request: OperationRequest, *, request_id: str, live: Live
-    ) -> AsyncIterator[ExecutionResult] | list[dict[str, Any]]:
+        self, principal: Principal, request: OperationRequest, *, request_id: str, live: Live, shared: bool = False
+    ) -> AsyncIterator[ExecutionResult] | Channel | list[dict[str, Any]]:
         """Start a subscription: its response stream, or the errors that refused it (the same
-        limits and field policy as a query, checked before anything runs).
+        limits and field policy as a query, checked before anything runs). With `shared`, a
+        subscription whose messages are the same for every subscriber of its tenant and
+        document is served through their channel instead (schema/events/broadcast.py).
 
         The stream's resolvers open a transaction per event (schema/events/subscriptions.py);
         the one here only serves the start."""
@@ -211,23 +211,31 @@ class GraphQLExecutor:
         except AppError as error:
             return _app_errors(error, request_id)
         assert prepared.document is not None
+        field = shared_field(operation, prepared.fragments) if shared else None
+        channel_key: tuple[Any, ...] = ()
+        if field is not None and not self.access.scope(policy, principal, "read").key:
+            variables = orjson.dumps(request.variables, option=orjson.OPT_SORT_KEYS)
+            channel_key = (principal.tenant_id, request.query, request.operation_name, variables)
+            channel = self.channels.get(channel_key)
+            if channel is not None:
+                return channel
         async with tenant_transaction(
             principal.tenant_id, actor=principal.actor, readonly=True, request_id=request_id
         ) as tx:
             context = self._context(principal, tx, request_id, policy, live)
-            # graphql-core's subscribe, composed from its parts so that each event's execution
-            # can be shared (`_SharedEvents`).
             executor_class = self._executor_kwargs.get("executor_class", ExecutorThrowingOnIncremental)
             built = executor_class.build(
                 self.graphql_schema, prepared.document, None, context, request.variables, request.operation_name
             )
             if isinstance(built, list):
                 return format_errors(built, request_id)
+            if channel_key:
+                assert field is not None
+                return self.channels.add(channel_key, built, field)
             source: Any = await await_maybe(create_source_event_stream(built))
         if isinstance(source, ExecutionResult):
             return format_errors(list(source.errors or ()), request_id)
-        key = (request.query, request.operation_name, orjson.dumps(request.variables, option=orjson.OPT_SORT_KEYS))
-        return map_source_to_response_event(built, source, self._shared.executor(principal.tenant_id, key))
+        return map_source_to_response_event(built, source, execute_event)
 
     def _context(
         self, principal: Principal, tx: TenantContext, request_id: str, policy: TenantPolicy, live: Live | None = None
@@ -368,47 +376,6 @@ class GraphQLExecutor:
                 field="idempotencyKey",
             )
         return {item.response_key: claim.replay for item, claim in zip(keyed, claims, strict=True)}
-
-
-class _SharedEvents:
-    """Results of subscription events that every subscriber of the same document gets alike.
-
-    A resolver marks such an event (`shared_seq`: the payload depends on the event and the
-    document only, not on who asks or on the database); the first subscriber executes it and
-    the others with the same document and variables reuse the result, so an event fanned out
-    to N sockets is executed once, not N times."""
-
-    _SIZE = 4096
-
-    def __init__(self) -> None:
-        self._results: OrderedDict[tuple[Any, ...], ExecutionResult] = OrderedDict()
-
-    def executor(self, tenant_id: uuid.UUID, document: tuple[Any, ...]) -> Callable[[Executor[Any]], Any]:
-        def run(per_event: Executor[Any]) -> Any:
-            seq = getattr(per_event.root_value, "shared_seq", None)
-            if seq is None:
-                return execute_subscription_event(per_event)
-            key = (tenant_id, seq, *document)
-            found = self._results.get(key)
-            if found is not None:
-                return found
-            result = execute_subscription_event(per_event)
-            if isinstance(result, ExecutionResult):
-                self._remember(key, result)
-                return result
-            return self._store(key, result)
-
-        return run
-
-    async def _store(self, key: tuple[Any, ...], pending: Awaitable[ExecutionResult]) -> ExecutionResult:
-        result = await pending
-        self._remember(key, result)
-        return result
-
-    def _remember(self, key: tuple[Any, ...], result: ExecutionResult) -> None:
-        self._results[key] = result
-        if len(self._results) > self._SIZE:
-            self._results.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,11 @@ executor's `subscribe`: the same limits and field policy as a query, refused (an
 message, FORBIDDEN with the denied paths) before anything starts. Queries and mutations
 stay on HTTP.
 
+Messages are framed here and written straight to uvicorn's connection (websockets-sansio),
+so an event fanned out to thousands of sockets costs one write each, with no task or queue
+per subscriber; under another server they go through ASGI `send` (and every subscription
+runs on its own stream).
+
 Credentials are checked again while the socket lives: when the token or key expires, and
 whenever the authenticator drops cached credentials (an API key revoked or a user changed,
 heard through NOTIFY), every socket re-authenticates; one that no longer may is closed.
@@ -30,18 +35,21 @@ import gc
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from graphql import ExecutionResult
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from backend.auth import Authenticator, Principal
 from backend.errors import AppError, RateLimited, Unauthenticated
-from backend.events.hub import EventHub
+from backend.events.hub import EventHub, Tap
+from backend.events.service import Event as StoredEvent
 from schema.context import Live
-from schema.errors import format_errors, log
+from schema.errors import log
+from schema.events.broadcast import Channel, frame, payload
 from schema.executor import GraphQLExecutor, OperationRequest
 from schema.http import Receive, Scope, Send
 
@@ -67,12 +75,17 @@ class _Gone(Exception):
     """The client disconnected."""
 
 
+class _Running(Protocol):
+    def cancel(self) -> object: ...
+
+
 class _Socket:
     """One accepted WebSocket: its principal and running operations."""
 
     # Thousands of these idle in a process: no per-instance dict.
     __slots__ = (
         "_send",
+        "active",
         "authorization",
         "closed",
         "generation",
@@ -82,6 +95,7 @@ class _Socket:
         "protocol",
         "server",
         "source",
+        "wire",
     )
 
     def __init__(self, server: Subscriptions, send: Send, protocol: str, source: str | None) -> None:
@@ -89,12 +103,16 @@ class _Socket:
         self.protocol = protocol
         self.source = source
         self._send = send
+        # uvicorn's connection, when `send` is its own: messages are then written to it directly.
+        wire = getattr(send, "__self__", None)
+        self.wire = wire if isinstance(wire, WebSocketsSansIOProtocol) else None
         self.principal: Principal | None = None
         self.authorization: str | None = None
         self.generation = 0
         self.policies = 0  # the access policies' generation the operations were last checked at
-        self.operations: dict[str, tuple[asyncio.Task[None], OperationRequest]] = {}
+        self.operations: dict[str, tuple[_Running, OperationRequest]] = {}
         self.closed = False
+        self.active = False  # sent something since the last keep-alive round
 
     @property
     def legacy(self) -> bool:
@@ -105,15 +123,56 @@ class _Socket:
         timeout: its backlog then stays in the database, not in this process."""
         if self.closed:
             return
+        if self.wire is not None:
+            await self.drained()
+            self.write(frame(orjson.dumps(message)))
+            return
         try:
             async with asyncio.timeout(self.server.send_timeout):
                 await self._send({"type": "websocket.send", "text": orjson.dumps(message).decode()})
+            self.active = True
         except TimeoutError:
-            self.server.spawn(self.close(SLOW_CONSUMER, "slow consumer: the socket does not drain"))
-            raise asyncio.CancelledError() from None
+            self._slow()
         except (OSError, RuntimeError):  # the client went away meanwhile
             self._cancel_operations()
             self.closed = True
+
+    def post(self, message: dict[str, Any]) -> None:
+        """Send without waiting; dropped when the socket is backed up (for keep-alives: a socket
+        that does not drain is closed anyway)."""
+        if self.wire is not None:
+            self.write(frame(orjson.dumps(message)))
+        else:
+            self.server.spawn(self.send(message))
+
+    def write(self, frames: bytes) -> bool:
+        """Write framed messages now; False, writing nothing, while the client does not take
+        what was written before (see `drained`). Only with a `wire`."""
+        wire = self.wire
+        assert wire is not None
+        if self.closed or wire.close_sent or wire.disconnected:
+            return True  # nothing goes out any more: the operations end with the socket
+        if not wire.writable.is_set():
+            return False
+        wire.transport.write(frames)
+        self.active = True
+        return True
+
+    async def drained(self) -> None:
+        """Return once the client takes messages again (at once, usually); close the socket
+        (1013) when it does not within the send timeout. Only with a `wire`."""
+        assert self.wire is not None
+        if self.wire.writable.is_set():
+            return
+        try:
+            async with asyncio.timeout(self.server.send_timeout):
+                await self.wire.writable.wait()
+        except TimeoutError:
+            self._slow()
+
+    def _slow(self) -> None:
+        self.server.spawn(self.close(SLOW_CONSUMER, "slow consumer: the socket does not drain"))
+        raise asyncio.CancelledError()
 
     async def close(self, code: int, reason: str) -> None:
         if self.closed:
@@ -125,9 +184,9 @@ class _Socket:
 
     def _cancel_operations(self) -> None:
         current = asyncio.current_task()
-        for task, _ in self.operations.values():
-            if task is not current:
-                task.cancel()
+        for running, _ in self.operations.values():
+            if running is not current:
+                running.cancel()
 
     # -- the conversation ------------------------------------------------------------------
 
@@ -226,9 +285,28 @@ class _Socket:
         except AppError as exc:
             await self._error(op_id, [{"message": exc.message, "extensions": exc.as_extensions()}])
             return
+        assert self.principal is not None
+        request_id = uuid.uuid4().hex
         started = asyncio.Event()
         live = Live(self.server.hub, started.set)
-        task = asyncio.create_task(self._operation(op_id, request, live), name=f"ws-op-{op_id}")
+        try:
+            found = await self.server.executor.subscribe(
+                self.principal, request, request_id=request_id, live=live, shared=self.wire is not None
+            )
+            if isinstance(found, Channel):
+                tapped = _Tapped(self, op_id, found)
+                await tapped.start()
+                self.operations[op_id] = (tapped, request)
+                if self.closed:  # meanwhile
+                    tapped.cancel()
+                return
+        except Exception as exc:
+            await self._failed(op_id, exc, request_id)
+            return
+        if isinstance(found, list):
+            await self._error(op_id, found)
+            return
+        task = asyncio.create_task(self._operation(op_id, found, request_id), name=f"ws-op-{op_id}")
         self.operations[op_id] = (task, request)
         # The next message is handled once the operation gets live events (or ended): see Live.
         waiting = asyncio.ensure_future(started.wait())
@@ -238,46 +316,74 @@ class _Socket:
     async def recheck_operations(self) -> None:
         """End, with their errors, the operations the current policy refuses."""
         assert self.principal is not None
-        for op_id, (task, request) in list(self.operations.items()):
+        for op_id, (running, request) in list(self.operations.items()):
             errors = await self.server.executor.still_admits(self.principal, request)
-            if errors is not None and self.operations.get(op_id, (None,))[0] is task:
+            if errors is not None and self.operations.get(op_id, (None,))[0] is running:
                 del self.operations[op_id]
-                task.cancel()
+                running.cancel()
                 self.server.spawn(self._error(op_id, errors))
 
     async def _error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         # graphql-transport-ws sends the list; the legacy protocol one error object.
         await self.send({"type": "error", "id": op_id, "payload": errors[0] if self.legacy else errors})
 
-    async def _operation(self, op_id: str, request: OperationRequest, live: Live) -> None:
-        assert self.principal is not None
-        request_id = uuid.uuid4().hex
+    async def _failed(self, op_id: str, exc: Exception, request_id: str) -> None:
+        if isinstance(exc, AppError):
+            await self._error(op_id, [{"message": exc.message, "extensions": exc.as_extensions()}])
+            return
+        # A bug: report it without internals, keep the socket.
+        log.error("subscription failed (request %s)", request_id, exc_info=exc)
+        internal = {"message": "internal error", "extensions": {"code": "INTERNAL", "requestId": request_id}}
+        await self._error(op_id, [internal])
+
+    async def _operation(self, op_id: str, stream: AsyncIterator[ExecutionResult], request_id: str) -> None:
         completed = True
         try:
-            executor = self.server.executor
-            stream = await executor.subscribe(self.principal, request, request_id=request_id, live=live)
-            if isinstance(stream, list):
-                await self._error(op_id, stream)
-                return
             next_type = "data" if self.legacy else "next"
             async with aclosing(stream) as results:  # type: ignore[type-var]  # an async generator
                 async for result in results:
-                    await self.send({"id": op_id, "type": next_type, "payload": _payload(result, request_id)})
-        except AppError as exc:
-            await self._error(op_id, [{"message": exc.message, "extensions": exc.as_extensions()}])
-            completed = False
+                    await self.send({"id": op_id, "type": next_type, "payload": payload(result, request_id)})
         except asyncio.CancelledError:
             completed = False
             raise
-        except Exception:  # a bug: report it without internals, keep the socket
-            log.exception("subscription failed (request %s)", request_id)
-            internal = {"message": "internal error", "extensions": {"code": "INTERNAL", "requestId": request_id}}
-            await self._error(op_id, [internal])
+        except Exception as exc:
+            await self._failed(op_id, exc, request_id)
             completed = False
         finally:
             self.operations.pop(op_id, None)
         if completed:
             await self.send({"id": op_id, "type": "complete"})
+
+
+class _Tapped:
+    """A subscription served through its channel: the hub hands it its tenant's events, and
+    their frames, shared with the channel's other subscribers, are written at once."""
+
+    __slots__ = ("channel", "prefix", "socket", "tap")
+
+    def __init__(self, socket: _Socket, op_id: str, channel: Channel) -> None:
+        self.socket = socket
+        self.channel = channel
+        kind = b"data" if socket.legacy else b"next"
+        self.prefix = b'{"id":' + orjson.dumps(op_id) + b',"type":"' + kind + b'","payload":'
+        self.tap: Tap | None = None
+
+    async def start(self) -> None:
+        assert self.socket.principal is not None
+        channel = self.channel
+        hub = self.socket.server.hub
+        self.tap = await hub.tap(self.socket.principal.tenant_id, self, after=channel.after, types=channel.types)
+
+    def deliver(self, events: Sequence[StoredEvent], after: int) -> bool:
+        messages = self.channel.messages(events, after, self.prefix)
+        return not messages or self.socket.write(messages)
+
+    async def drained(self) -> None:
+        await self.socket.drained()
+
+    def cancel(self) -> None:
+        if self.tap is not None:
+            self.socket.server.hub.untap(self.tap)
 
 
 class Subscriptions:
@@ -346,12 +452,17 @@ class Subscriptions:
             try:
                 await self._check_credentials()
                 frozen_at = self._freeze(frozen_at)
-                # Each sweep pings its share of the sockets: all at once would stall the others.
+                # Each sweep pings its share of the sockets: all at once would stall the others. A
+                # socket that got messages since its last round needs no keep-alive.
                 rounds = max(1, round(self.keepalive / _SWEEP_SECONDS))
                 tick += 1
                 for socket in list(self._sockets):
-                    if socket.principal is not None and not socket.closed and hash(socket) % rounds == tick % rounds:
-                        self.spawn(socket.send({"type": "ka" if socket.legacy else "ping"}))
+                    if socket.principal is None or socket.closed or hash(socket) % rounds != tick % rounds:
+                        continue
+                    if socket.active:
+                        socket.active = False
+                    else:
+                        socket.post({"type": "ka" if socket.legacy else "ping"})
             except Exception:  # the sweeper must survive anything one socket does
                 _wslog.exception("socket sweep failed")
 
@@ -404,10 +515,3 @@ def _authorization(payload: object) -> str | None:
 
 def _ext(exc: AppError) -> dict[str, Any]:
     return {"extensions": exc.as_extensions()}
-
-
-def _payload(result: ExecutionResult, request_id: str) -> dict[str, Any]:
-    payload: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        payload["errors"] = format_errors(list(result.errors), request_id)
-    return payload

@@ -30,7 +30,7 @@ import redis.asyncio as redis
 import uvicorn
 
 from backend import db
-from backend.app import create_app
+from backend.app import WebSocketProtocol, create_app
 from backend.auth import issue_token
 from backend.bootstrap import bootstrap, drop_database
 from backend.migrations import migrate
@@ -162,10 +162,13 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[Api]:
-    """`create_app(settings)` behind a real uvicorn server; the caller provides the database pool."""
+async def serve(settings: Settings, **options: Any) -> AsyncIterator[Api]:
+    """`create_app(settings)` behind a real uvicorn server (with uvicorn `options`); the caller
+    provides the database pool."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings, manage_db=False), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(settings, manage_db=False)
+    options = {"ws": WebSocketProtocol, **options}  # as `backend.app.serve` runs it
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -18,6 +18,12 @@ socket's business: schema/ws.py.)
 and committed in order (backend/events/service.py): it replays the events after `n` that
 already committed, then yields live ones, skipping what it has seen and reading back any
 seq the live feed jumped over.
+
+`tap(tenant, sink, after=n)` gives the same stream without a buffer or a task per consumer:
+the reader hands each page to the sink at once (thousands of idle subscribers cost a small
+record each, and a page costs one call per subscriber). A tap that is behind the reader's
+cursor (starting with `after`, or its sink could not take a page) catches up from the
+database in a task of its own and then joins the reader again; the reader never waits.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from typing import Protocol
 from uuid import UUID
 
 from backend import db
@@ -97,12 +104,41 @@ class Subscriber:
         return self._buffer.popleft()
 
 
+class Sink(Protocol):
+    """Where a tap's events go. `deliver` runs in the reader: it must not wait."""
+
+    def deliver(self, events: Sequence[Event], after: int) -> bool:
+        """Pass on those of `events` (in seq order) with a seq above `after`; False, with
+        nothing passed on, when the consumer cannot take them now."""
+        ...
+
+    async def drained(self) -> None:
+        """Return once the consumer can take events again."""
+        ...
+
+
+class Tap:
+    """A sink attached to its tenant's reader: live (handed every page at once) or catching
+    up from the database (`task`) until it reaches the reader's cursor."""
+
+    __slots__ = ("live", "position", "sink", "task", "tenant_id", "types")
+
+    def __init__(self, tenant_id: UUID, sink: Sink, types: Collection[str] | None) -> None:
+        self.tenant_id = tenant_id
+        self.sink = sink
+        self.types = types
+        self.position = 0  # the last seq the sink has (or never needs)
+        self.live = False
+        self.task: asyncio.Task[None] | None = None
+
+
 class _Feed:
     """A tenant's reader: its cursor (the last seq read) and who listens."""
 
     def __init__(self) -> None:
         self.cursor = 0
         self.subscribers: set[Subscriber] = set()
+        self.taps: set[Tap] = set()
         self.wake = asyncio.Event()
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
@@ -137,17 +173,7 @@ class EventHub:
         subscriber = Subscriber(self._buffer)
         try:
             await self._attach(tenant_id, subscriber)
-            async with tenant_transaction(tenant_id, readonly=True) as tx:
-                oldest, latest = await events.bounds(tx)
-            if after is not None and after < oldest:
-                raise EventsExpired(
-                    f"events after {after} are no longer retained: the oldest resumable seq is {oldest}",
-                    oldest=oldest,
-                )
-            if after is not None and after > latest:
-                raise BadInput(f"there is no event {after} yet: the latest is {latest}", field="after")
-            # Everything up to `latest` has committed; the live feed started at or before it.
-            position = latest if after is None else after
+            position, latest = await _start(tenant_id, after)
             if on_live is not None:
                 on_live()
             async for event in _replay(tenant_id, position, latest + 1, types):
@@ -189,22 +215,91 @@ class EventHub:
         finally:
             self._detach(tenant_id, subscriber)
 
-    async def _attach(self, tenant_id: UUID, subscriber: Subscriber) -> None:
+    async def tap(
+        self, tenant_id: UUID, sink: Sink, *, after: int | None = None, types: Collection[str] | None = None
+    ) -> Tap:
+        """Hand the tenant's events of `types` after `after` (None: from now on) to `sink`, in
+        seq order, without gap or duplicate, until `untap`. Returns once every event committed
+        from then on is sure to reach the sink (a replay of older ones may still be under way).
+
+        Raises like `stream`."""
+        tap = Tap(tenant_id, sink, types)
+        feed = await self._attach(tenant_id, tap)
+        try:
+            tap.position, _ = await _start(tenant_id, after)
+        except BaseException:
+            self._detach(tenant_id, tap)
+            raise
+        self._join(feed, tap)
+        return tap
+
+    def untap(self, tap: Tap) -> None:
+        if tap.task is not None:
+            tap.task.cancel()
+        self._detach(tap.tenant_id, tap)
+
+    def _join(self, feed: _Feed, tap: Tap) -> None:
+        """Live when the tap has everything up to the reader's cursor, otherwise catch up first."""
+        if tap.position >= feed.cursor:
+            tap.live = True
+        else:
+            self._fall_behind(feed, tap)
+
+    def _fall_behind(self, feed: _Feed, tap: Tap) -> None:
+        tap.live = False
+        tap.task = asyncio.create_task(self._catch_up(feed, tap), name=f"events-tap-{tap.tenant_id}")
+
+    def _hand(self, feed: _Feed, tap: Tap, page: list[Event]) -> None:
+        if not tap.live or page[-1].seq <= tap.position:
+            return
+        if tap.sink.deliver(page, tap.position):
+            tap.position = page[-1].seq
+        else:  # the sink backed up: it reads what it missed from the database once it drains
+            self._fall_behind(feed, tap)
+
+    async def _catch_up(self, feed: _Feed, tap: Tap) -> None:
+        while not tap.live:
+            await tap.sink.drained()
+            # Every event up to the cursor has committed, so the read below sees all of them.
+            target = feed.cursor
+            try:
+                async with tenant_transaction(tap.tenant_id, readonly=True) as tx:
+                    page = await events.after(tx, tap.position, types=tap.types)
+            except Exception as exc:  # the database is away: try again shortly
+                log.warning("event tap of tenant %s cannot catch up: %s", tap.tenant_id, exc)
+                await asyncio.sleep(_RETRY)
+                continue
+            if page and not tap.sink.deliver(page, tap.position):
+                continue
+            complete = len(page) < events.PAGE_MAX
+            tap.position = max(tap.position, page[-1].seq if page else 0, target if complete else 0)
+            # Nothing awaits between this check and going live: the reader hands out no page between.
+            tap.live = tap.position >= feed.cursor
+        tap.task = None
+
+    async def _attach(self, tenant_id: UUID, consumer: Subscriber | Tap) -> _Feed:
         feed = self._feeds.get(tenant_id)
         if feed is None:
             feed = self._feeds[tenant_id] = _Feed()
             feed.task = asyncio.create_task(self._read(tenant_id, feed), name=f"events-{tenant_id}")
-        feed.subscribers.add(subscriber)
+        if isinstance(consumer, Tap):
+            feed.taps.add(consumer)
+        else:
+            feed.subscribers.add(consumer)
         # The reader's cursor is set before the caller reads where to start, so every event
-        # after that start reaches this subscriber through the feed.
+        # after that start reaches this consumer through the feed.
         await asyncio.shield(feed.ready)
+        return feed
 
-    def _detach(self, tenant_id: UUID, subscriber: Subscriber) -> None:
+    def _detach(self, tenant_id: UUID, consumer: Subscriber | Tap) -> None:
         feed = self._feeds.get(tenant_id)
         if feed is None:
             return
-        feed.subscribers.discard(subscriber)
-        if not feed.subscribers:
+        if isinstance(consumer, Tap):
+            feed.taps.discard(consumer)
+        else:
+            feed.subscribers.discard(consumer)
+        if not feed.subscribers and not feed.taps:
             del self._feeds[tenant_id]
             if feed.task is not None:
                 feed.task.cancel()
@@ -225,10 +320,12 @@ class EventHub:
                 while True:
                     async with tenant_transaction(tenant_id, readonly=True) as tx:
                         page = await events.after(tx, feed.cursor)
-                    for event in page:
-                        for subscriber in list(feed.subscribers):
-                            subscriber.offer(event)
                     if page:
+                        for subscriber in list(feed.subscribers):
+                            for event in page:
+                                subscriber.offer(event)
+                        for tap in list(feed.taps):
+                            self._hand(feed, tap, page)
                         feed.cursor = page[-1].seq
                     if len(page) < events.PAGE_MAX:
                         break
@@ -266,11 +363,30 @@ class EventHub:
     async def stop(self) -> None:
         tasks = [self._heads] if self._heads is not None else []
         tasks += [feed.task for feed in self._feeds.values() if feed.task is not None]
+        tasks += [tap.task for feed in self._feeds.values() for tap in feed.taps if tap.task is not None]
         self._heads, self._feeds = None, {}
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def _start(tenant_id: UUID, after: int | None) -> tuple[int, int]:
+    """(where a stream starts, the latest seq): `after`, or the latest event when None.
+
+    Raises EventsExpired when `after` is older than retention keeps, BadInput when it is
+    beyond the latest event."""
+    async with tenant_transaction(tenant_id, readonly=True) as tx:
+        oldest, latest = await events.bounds(tx)
+    if after is not None and after < oldest:
+        raise EventsExpired(
+            f"events after {after} are no longer retained: the oldest resumable seq is {oldest}",
+            oldest=oldest,
+        )
+    if after is not None and after > latest:
+        raise BadInput(f"there is no event {after} yet: the latest is {latest}", field="after")
+    # Everything up to `latest` has committed; the live feed started at or before it.
+    return (latest if after is None else after), latest
 
 
 async def _replay(tenant_id: UUID, position: int, before: int, types: Collection[str] | None) -> AsyncIterator[Event]:

@@ -118,7 +118,7 @@ class Subscription:
                     if await _visible(context, stored):
                         yield Event(stored=stored)
             else:
-                yield Event(stored=stored, shared_seq=stored.seq)
+                yield Event(stored=stored)
 
     @strawberry.subscription(
         description="Changes of one account (updates and its deletion), with the account as it is now."

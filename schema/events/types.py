@@ -25,9 +25,6 @@ _ACTOR_TYPES = {ActorKind.USER: "User", ActorKind.API_KEY: "ApiKey"}
 @strawberry.type(description="A committed change of the tenant's data, from the outbox.")
 class Event:
     stored: strawberry.Private[StoredEvent]
-    # Set when the payload reads nothing but the event (no row, no record scope): subscribers
-    # of the same document then share one execution of it (schema/executor.py).
-    shared_seq: strawberry.Private[int | None] = None
 
     @strawberry.field(description="Position in the tenant's stream: 1, 2, 3... without gaps; resume with `after`.")
     def seq(self) -> Seq:

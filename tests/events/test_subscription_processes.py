@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
+from backend.app import _Inbox
 from backend.db import tenant_transaction
 from backend.models import Tenant
 from backend.settings import Settings
@@ -128,6 +130,89 @@ async def test_a_socket_that_does_not_drain_is_closed_as_slow_consumer(
                     await factories.account(tx, custom_fields={"notes": "x" * 200_000})
             await asyncio.sleep(2)  # not reading: the server's sends back up
             assert (await client.closed()) == (1013, "slow consumer: the socket does not drain")
+
+
+async def test_a_backed_up_socket_of_a_shared_subscription_is_closed_as_slow_consumer(
+    settings: Settings, app_db: None, tenant: Tenant
+) -> None:
+    """The same for a subscription whose frames are shared and written straight to the socket."""
+    ids = " ".join(f"i{i}: entityId" for i in range(25))  # about 1.5 KB a message
+    wide = f"subscription {{ events {{ seq {ids} }} }}"
+    async with serve(settings.model_copy(update={"ws_send_timeout_seconds": 0.5})) as strict:
+        tiny = socket.create_connection(("127.0.0.1", int(strict.url.rsplit(":", 1)[1])))
+        tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        async with subscription(strict.url, strict.token(tenant), wide, sock=tiny, max_queue=1) as client:
+            async with tenant_transaction(tenant.id) as tx:  # ~9 MB of messages: more than socket buffers hold
+                await tx.execute(
+                    "INSERT INTO accounts (tenant_id, id, name) "
+                    "SELECT $1, gen_random_uuid(), 'Burst ' || n FROM generate_series(1, 6000) n",
+                    tenant.id,
+                )
+            await asyncio.sleep(3)  # not reading: the server's writes back up
+            assert (await client.closed()) == (1013, "slow consumer: the socket does not drain")
+
+
+async def test_keep_alive_pings_only_sockets_that_got_nothing_else(
+    settings: Settings, app_db: None, tenant: Tenant
+) -> None:
+    async with (
+        serve(settings.model_copy(update={"ws_keepalive_seconds": 1.0})) as running,
+        subscription(running.url, running.token(tenant), SEQS) as client,
+    ):
+
+        async def kinds(seconds: float, *, writing: bool) -> list[str]:
+            seen: list[str] = []
+            loop = asyncio.get_running_loop()
+            end = loop.time() + seconds
+            while loop.time() < end:
+                if writing:
+                    async with tenant_transaction(tenant.id) as tx:
+                        await factories.account(tx)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.2):
+                        while True:
+                            seen.append(orjson.loads(await client.ws.recv())["type"])
+            return seen
+
+        busy = await kinds(3.5, writing=True)
+        assert "next" in busy and "ping" not in busy, busy
+        assert "ping" in await kinds(2.5, writing=False)
+
+
+async def test_another_websocket_implementation_streams_through_asgi(
+    settings: Settings, app_db: None, tenant: Tenant
+) -> None:
+    """Frames go straight to uvicorn's websockets-sansio connection; under any other server
+    messages go through ASGI `send`."""
+    async with (
+        serve(settings, ws="websockets") as other,
+        subscription(other.url, other.token(tenant), SEQS) as first,
+        subscription(other.url, other.token(tenant), SEQS) as second,
+    ):
+        async with tenant_transaction(tenant.id) as tx:
+            start = await tx.fetchval("SELECT coalesce(max(seq), 0) FROM events WHERE tenant_id = $1", tenant.id)
+            for _ in range(3):
+                await factories.account(tx)
+        for client in (first, second):
+            assert [(await client.next())["events"]["seq"] for _ in range(3)] == [start + 1, start + 2, start + 3]
+            await client.quiet(0.3)
+
+
+async def test_the_connections_inbox_hands_messages_over_in_order() -> None:
+    """What uvicorn's connection queues for the application (backend/app.py `WebSocketProtocol`)."""
+    inbox = _Inbox()
+    assert inbox.empty()
+    waiting = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    first: Any = {"type": "websocket.receive", "text": "1"}
+    second: Any = {"type": "websocket.disconnect", "code": 1000}
+    inbox.put_nowait(first)
+    inbox.put_nowait(second)
+    assert await waiting is first
+    assert not inbox.empty()
+    assert await inbox.get() is second
+    assert inbox.empty()
 
 
 async def test_shutdown_tells_clients_to_reconnect(settings: Settings, app_db: None, tenant: Tenant) -> None:
