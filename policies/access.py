@@ -38,6 +38,27 @@ _ACCESS_TYPES = frozenset({"Role", "ApiKey", "Team", "User", "*"})
 _SHOWN = 10
 
 
+def principal_roles(policy: TenantPolicy, principal: Principal) -> frozenset[str]:
+    """The roles a user or API key holds under `policy` (none for jobs and the system)."""
+    actor = principal.actor
+    if actor.kind not in (ActorKind.USER, ActorKind.API_KEY) or actor.id is None:
+        return frozenset()
+    return policy.roles_of(subject_of(actor.kind, actor.id))
+
+
+def readable_names(policy: TenantPolicy, roles: frozenset[str], entity: str, names: Collection[str]) -> frozenset[str]:
+    """Which of `names` (an event's data keys or changed fields: GraphQL field or input names
+    such as `accountId`) `roles` may read on `entity`. Keys that name no field of the type are
+    never readable."""
+    catalog = policy.catalog
+    fields = catalog.fields(entity)
+    return frozenset(
+        name
+        for name in names
+        if (field := catalog.input_field(entity, name)) in fields and policy.allowed(roles, f"{entity}.{field}", "read")
+    )
+
+
 class Prepared(Protocol):
     """What the field check needs of a cached, validated document (schema.documents)."""
 
@@ -117,14 +138,7 @@ class AccessControl:
         `accountId`) the subject's roles may read on `entity`, under the current policy.
         Keys that name no field of the type are never readable."""
         policy = await self.policy(tenant_id)
-        roles = policy.roles_of(subject)
-        fields = self.catalog.fields(entity)
-        allowed = set()
-        for name in names:
-            field = self.catalog.input_field(entity, name)
-            if field in fields and policy.allowed(roles, f"{entity}.{field}", "read"):
-                allowed.add(name)
-        return frozenset(allowed)
+        return readable_names(policy, policy.roles_of(subject), entity, names)
 
     # -- the field check --------------------------------------------------------------------
 
@@ -147,13 +161,7 @@ class AccessControl:
         Returns the policy snapshot the decision was made with."""
         policy = await self.policy(principal.tenant_id)
         plan = self._plan(prepared, operation)
-        actor = principal.actor
-        roles = (
-            policy.roles_of(subject_of(actor.kind, actor.id))
-            if actor.kind in (ActorKind.USER, ActorKind.API_KEY) and actor.id is not None
-            else frozenset()
-        )
-        denied = field_check.check(policy, roles, plan, variables)
+        denied = field_check.check(policy, principal_roles(policy, principal), plan, variables)
         if denied:
             shown = ", ".join(f"{d.path} ({d.action} {d.object})" for d in denied[:_SHOWN])
             more = f" and {len(denied) - _SHOWN} more" if len(denied) > _SHOWN else ""

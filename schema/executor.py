@@ -44,7 +44,7 @@ from backend.custom_fields import service as custom_fields
 from backend.db import read_one, tenant_transaction
 from backend.errors import AppError, BadInput, Conflict
 from backend.settings import Environment, Settings
-from policies.access import AccessControl
+from policies.access import AccessControl, principal_roles
 from policies.enforcer import TenantPolicy
 from schema.compiler import Compiler, NotCompilable, Plan, WritePlan, variable_shape
 from schema.context import Context, Live
@@ -215,7 +215,9 @@ class GraphQLExecutor:
         channel_key: tuple[Any, ...] = ()
         if field is not None and not self.access.scope(policy, principal, "read").key:
             variables = orjson.dumps(request.variables, option=orjson.OPT_SORT_KEYS)
-            channel_key = (principal.tenant_id, request.query, request.operation_name, variables)
+            # Subscribers with the same roles read the same fields of an event (`changedFields`).
+            roles = principal_roles(policy, principal)
+            channel_key = (principal.tenant_id, roles, request.query, request.operation_name, variables)
             channel = self.channels.get(channel_key)
             if channel is not None:
                 return channel

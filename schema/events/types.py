@@ -9,6 +9,7 @@ from backend.context import ActorKind
 from backend.dashboard import service as dashboard
 from backend.events.service import Event as StoredEvent
 from backend.query.entities import entity
+from policies.access import principal_roles, readable_names
 from schema import loaders
 from schema.context import Context
 from schema.fields import MODULES, build
@@ -43,9 +44,17 @@ class Event:
         pk = self.stored.entity_id
         return None if pk is None else to_global_id(self.stored.entity, pk)
 
-    @strawberry.field(description="Fields an update changed, by their input names (`status`); empty otherwise.")
-    def changed_fields(self) -> list[str]:
-        return list(self.stored.changed)
+    @strawberry.field(
+        description="Fields an update changed that you may read, by their input names (`status`); empty otherwise."
+    )
+    def changed_fields(self, info: strawberry.Info) -> list[str]:
+        changed = self.stored.changed
+        context: Context = info.context
+        if not changed or context.policy is None or self.stored.entity not in context.policy.catalog.entities:
+            return list(changed)
+        policy = context.policy
+        readable = readable_names(policy, principal_roles(policy, context.principal), self.stored.entity, changed)
+        return [name for name in changed if name in readable]
 
     @strawberry.field(description="Who made the change: user, api_key, job or system.")
     def actor_kind(self) -> str:

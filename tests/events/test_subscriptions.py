@@ -295,3 +295,21 @@ async def test_a_policy_change_ends_subscriptions_to_fields_now_denied(api: Api,
         # The socket and the operation that selects nothing denied go on.
         await _create(api, tenant, "After the deny")
         assert (await client.next("2"))["events"] == {"type": "account.created"}
+
+
+async def test_changed_fields_show_only_what_the_subscriber_may_read(api: Api, tenant: Tenant) -> None:
+    """`viewer` may read contacts but not their personal data: it learns that a contact's title
+    changed, not that its email did (as webhook bodies leave out what their owner cannot read)."""
+    await sign_in(api, tenant, "alice", "admin")
+    await sign_in(api, tenant, "val", "viewer")
+    async with tenant_transaction(tenant.id) as tx:
+        contact = await factories.contact(tx, await factories.account(tx))
+    document = 'subscription { events(types: ["contact.updated"]) { entityId changedFields } }'
+    update = 'mutation ($id: ID!) { contactUpdate(id: $id, input: {email: "new@example.com", title: "CTO"}) { contact { id } } }'
+    async with (
+        subscription(api.url, api.token(tenant, subject="alice"), document) as admin,
+        subscription(api.url, api.token(tenant, subject="val", roles=("viewer",)), document) as viewer,
+    ):
+        await api.data(tenant, update, {"id": to_global_id("Contact", contact.id)}, subject="alice")
+        assert (await admin.next())["events"]["changedFields"] == ["email", "title"]
+        assert (await viewer.next())["events"]["changedFields"] == ["title"]
