@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     EVENTS_EXPIRED = "EVENTS_EXPIRED"
+    ACCESS_CHANGED = "ACCESS_CHANGED"
     INTERNAL = "INTERNAL"
 
 
@@ -54,6 +55,12 @@ class NotFound(AppError):
 
 class Conflict(AppError):
     code = ErrorCode.CONFLICT
+
+
+class AccessChanged(AppError):
+    """A running subscription's roles or record scope changed: it must be started again."""
+
+    code = ErrorCode.ACCESS_CHANGED
 
 
 class RateLimited(AppError):

@@ -42,7 +42,7 @@ from backend.auth import Principal
 from backend.context import TenantContext
 from backend.custom_fields import service as custom_fields
 from backend.db import read_one, tenant_transaction
-from backend.errors import AppError, BadInput, Conflict
+from backend.errors import AccessChanged, AppError, BadInput, Conflict
 from backend.settings import Environment, Settings
 from policies.access import AccessControl, principal_roles
 from policies.enforcer import TenantPolicy
@@ -252,12 +252,25 @@ class GraphQLExecutor:
             live=live,
         )
 
-    async def still_admits(self, principal: Principal, request: OperationRequest) -> list[dict[str, Any]] | None:
-        """None when a running operation (a subscription) may go on under the current policy;
-        otherwise the errors that end it (FORBIDDEN with the paths now denied)."""
+    async def access_key(self, principal: Principal) -> tuple[Any, ...]:
+        """What a running subscription's deliveries depend on besides its field check, under the
+        current policy: the subscriber's roles (shared channels) and record scope (filtered
+        streams), both fixed when it starts."""
+        policy = await self.access.policy(principal.tenant_id)
+        return principal_roles(policy, principal), self.access.scope(policy, principal, "read").key
+
+    async def still_admits(
+        self, principal: Principal, request: OperationRequest, access_key: tuple[Any, ...]
+    ) -> list[dict[str, Any]] | None:
+        """None when a running operation (a subscription) that started with `access_key` may go
+        on under the current policy; otherwise the errors that end it: FORBIDDEN with the paths
+        now denied, or ACCESS_CHANGED when the subscriber's roles or record scope changed (it
+        is then started again, with `after`, to see what it now may)."""
         try:
             prepared = self.documents.get(request.query)
             await self._admit(principal, prepared, prepared.operation(request.operation_name), request, {})
+            if await self.access_key(principal) != access_key:
+                raise AccessChanged("your access changed: subscribe again (resume with `after`)")
         except GraphQLError as error:
             return format_errors([error], "")
         except AppError as error:

@@ -110,7 +110,8 @@ class _Socket:
         self.authorization: str | None = None
         self.generation = 0
         self.policies = 0  # the access policies' generation the operations were last checked at
-        self.operations: dict[str, tuple[_Running, OperationRequest]] = {}
+        # Each running operation with its request and the access key it started with.
+        self.operations: dict[str, tuple[_Running, OperationRequest, tuple[Any, ...]]] = {}
         self.closed = False
         self.active = False  # sent something since the last keep-alive round
 
@@ -184,7 +185,7 @@ class _Socket:
 
     def _cancel_operations(self) -> None:
         current = asyncio.current_task()
-        for running, _ in self.operations.values():
+        for running, _, _ in self.operations.values():
             if running is not current:
                 running.cancel()
 
@@ -290,13 +291,16 @@ class _Socket:
         started = asyncio.Event()
         live = Live(self.server.hub, started.set)
         try:
+            # Taken before subscribing: a policy change in between ends it (ACCESS_CHANGED), never
+            # leaves it running on access it no longer has.
+            access_key = await self.server.executor.access_key(self.principal)
             found = await self.server.executor.subscribe(
                 self.principal, request, request_id=request_id, live=live, shared=self.wire is not None
             )
             if isinstance(found, Channel):
                 tapped = _Tapped(self, op_id, found)
                 await tapped.start()
-                self.operations[op_id] = (tapped, request)
+                self.operations[op_id] = (tapped, request, access_key)
                 if self.closed:  # meanwhile
                     tapped.cancel()
                 return
@@ -307,7 +311,7 @@ class _Socket:
             await self._error(op_id, found)
             return
         task = asyncio.create_task(self._operation(op_id, found, request_id), name=f"ws-op-{op_id}")
-        self.operations[op_id] = (task, request)
+        self.operations[op_id] = (task, request, access_key)
         # The next message is handled once the operation gets live events (or ended): see Live.
         waiting = asyncio.ensure_future(started.wait())
         await asyncio.wait((task, waiting), return_when=asyncio.FIRST_COMPLETED)
@@ -316,8 +320,8 @@ class _Socket:
     async def recheck_operations(self) -> None:
         """End, with their errors, the operations the current policy refuses."""
         assert self.principal is not None
-        for op_id, (running, request) in list(self.operations.items()):
-            errors = await self.server.executor.still_admits(self.principal, request)
+        for op_id, (running, request, access_key) in list(self.operations.items()):
+            errors = await self.server.executor.still_admits(self.principal, request, access_key)
             if errors is not None and self.operations.get(op_id, (None,))[0] is running:
                 del self.operations[op_id]
                 running.cancel()

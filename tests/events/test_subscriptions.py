@@ -297,6 +297,33 @@ async def test_a_policy_change_ends_subscriptions_to_fields_now_denied(api: Api,
         assert (await client.next("2"))["events"] == {"type": "account.created"}
 
 
+async def test_a_narrower_record_scope_ends_running_subscriptions_to_start_again(api: Api, tenant: Tenant) -> None:
+    """Scopes are fixed when a subscription starts (they shape its statements and whether it
+    shares a channel), so one that changes ends it with ACCESS_CHANGED; started again, it
+    delivers by the new scope."""
+    await sign_in(api, tenant, "alice", "admin")
+    mia = await sign_in(api, tenant, "mia", "manager")
+    token = api.token(tenant, subject="mia", roles=("manager",))
+    async with subscription(
+        api.url, token, 'subscription { events(types: ["account.created"]) { entityId } }'
+    ) as client:
+        await client.subscribe("2", 'subscription { events(types: ["ticket.created"]) { type } }')
+        gid = await _create(api, tenant, "Before")
+        assert (await client.next())["events"] == {"entityId": gid}
+        await api.data(
+            tenant, 'mutation { roleScopeSet(role: "manager", type: "Account", action: "read", scope: OWN) { name } }'
+        )
+        ended = [await client.receive(), await client.receive()]
+        assert sorted(m["id"] for m in ended) == ["1", "2"]
+        assert all(m["type"] == "error" for m in ended), ended
+        assert {e["extensions"]["code"] for m in ended for e in m["payload"]} == {"ACCESS_CHANGED"}
+        await client.subscribe("3", 'subscription { events(types: ["account.created"]) { entityId } }')
+        await _create(api, tenant, "Not hers")  # no owner: outside mia's OWN scope now
+        owned = 'mutation ($o: ID!) { accountCreate(input: {name: "Hers", ownerId: $o}) { account { id } } }'
+        mine = (await api.data(tenant, owned, {"o": mia}))["accountCreate"]["account"]["id"]
+        assert (await client.next("3"))["events"] == {"entityId": mine}
+
+
 async def test_changed_fields_show_only_what_the_subscriber_may_read(api: Api, tenant: Tenant) -> None:
     """`viewer` may read contacts but not their personal data: it learns that a contact's title
     changed, not that its email did (as webhook bodies leave out what their owner cannot read)."""
