@@ -37,7 +37,7 @@ from policies.catalog import Catalog
 from schema import schema
 from schema.executor import GraphQLExecutor
 from schema.http import GraphQLEndpoint
-from schema.ws import Subscriptions
+from schema.ws import RESTART_REASON, SERVICE_RESTART, Subscriptions
 
 log = logging.getLogger("rapport")
 
@@ -167,6 +167,18 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept":
             self.request = self.response = None  # type: ignore[assignment]
+
+    def shutdown(self) -> None:
+        # uvicorn closes open sockets before the application's shutdown runs, with a bare 1012:
+        # say what to do, as the application would have.
+        if self.close_sent or not self.handshake_complete or self.initial_response is not None:
+            super().shutdown()
+            return
+        self.stop_keepalive()
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": SERVICE_RESTART})
+        self.conn.send_close(SERVICE_RESTART, RESTART_REASON)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
 
 
 class _Inbox:

@@ -64,6 +64,7 @@ DUPLICATE_ID = 4409
 TOO_MANY_INITS = 4429
 SLOW_CONSUMER = 1013
 SERVICE_RESTART = 1012
+RESTART_REASON = "service restart: reconnect and resume with `after`"
 
 _SWEEP_SECONDS = 1.0
 _FREEZE_GROWTH = 100  # new sockets since the last freeze that make another worth it
@@ -444,7 +445,7 @@ class Subscriptions:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         for socket in list(self._sockets):
-            self.spawn(socket.close(SERVICE_RESTART, "service restart"))
+            self.spawn(socket.close(SERVICE_RESTART, RESTART_REASON))
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=_STOP_SECONDS)
 

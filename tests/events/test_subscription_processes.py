@@ -220,9 +220,9 @@ async def test_shutdown_tells_clients_to_reconnect(settings: Settings, app_db: N
     running = await stack.enter_async_context(serve(settings))
     async with subscription(running.url, running.token(tenant), SEQS) as client:
         stopping = asyncio.create_task(stack.aclose())
-        code, _ = await client.closed()
+        closed = await client.closed()
         await stopping
-    assert code == 1012
+    assert closed == (1012, "service restart: reconnect and resume with `after`")
 
 
 async def test_a_client_that_never_initialises_is_closed(settings: Settings, app_db: None) -> None:
