@@ -340,3 +340,17 @@ async def test_changed_fields_show_only_what_the_subscriber_may_read(api: Api, t
         await api.data(tenant, update, {"id": to_global_id("Contact", contact.id)}, subject="alice")
         assert (await admin.next())["events"]["changedFields"] == ["email", "title"]
         assert (await viewer.next())["events"]["changedFields"] == ["title"]
+
+
+async def test_events_of_types_the_subscriber_cannot_read_never_reach_it(api: Api, tenant: Tenant) -> None:
+    """`sales` reads accounts but not tickets: ticket events are not delivered, not even their ids."""
+    await sign_in(api, tenant, "alice", "admin")
+    await sign_in(api, tenant, "sam", "sales")
+    document = 'subscription { events(types: ["account.*", "ticket.*"]) { type } }'
+    async with subscription(api.url, api.token(tenant, subject="sam", roles=("sales",)), document) as client:
+        async with tenant_transaction(tenant.id) as tx:
+            await factories.ticket(tx, await factories.account(tx))
+        await _create(api, tenant, "After the ticket")
+        assert (await client.next())["events"] == {"type": "account.created"}  # the factory's account
+        assert (await client.next())["events"] == {"type": "account.created"}
+        await client.quiet(0.3)
