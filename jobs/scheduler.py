@@ -25,18 +25,15 @@ async def run(dispatcher: Dispatcher) -> None:
     async def sweep() -> None:
         dispatcher.catch_up()
 
-    async def archive() -> None:
-        await audit.archive_backlog()
-
     await asyncio.gather(
         _every(HEADS_SECONDS, dispatcher.check_heads),
-        _every(ARCHIVE_SECONDS, archive),
+        _every(ARCHIVE_SECONDS, audit.archive_backlog),
         _every(SWEEP_SECONDS, sweep),
         _every(PRUNE_SECONDS, events.prune_all),
     )
 
 
-async def _every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:
+async def _every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
             await work()

@@ -22,8 +22,8 @@ from uuid import UUID
 
 from graphql import FragmentDefinitionNode, OperationDefinitionNode
 
-from backend.auth import Principal, subject_of
-from backend.context import ActorKind, TenantContext
+from backend.auth import Principal
+from backend.context import TenantContext
 from backend.db import tenant_transaction
 from backend.errors import Forbidden
 from backend.listener import ACCESS_CHANNEL, Listener
@@ -36,14 +36,6 @@ _TENANTS_CACHED = 1000
 # Mutations of these types (or of unknown ones) may change the policy.
 _ACCESS_TYPES = frozenset({"Role", "ApiKey", "Team", "User", "*"})
 _SHOWN = 10
-
-
-def principal_roles(policy: TenantPolicy, principal: Principal) -> frozenset[str]:
-    """The roles a user or API key holds under `policy` (none for jobs and the system)."""
-    actor = principal.actor
-    if actor.kind not in (ActorKind.USER, ActorKind.API_KEY) or actor.id is None:
-        return frozenset()
-    return policy.roles_of(subject_of(actor.kind, actor.id))
 
 
 def readable_names(policy: TenantPolicy, roles: frozenset[str], entity: str, names: Collection[str]) -> frozenset[str]:
@@ -161,7 +153,7 @@ class AccessControl:
         Returns the policy snapshot the decision was made with."""
         policy = await self.policy(principal.tenant_id)
         plan = self._plan(prepared, operation)
-        denied = field_check.check(policy, principal_roles(policy, principal), plan, variables)
+        denied = field_check.check(policy, admin.actor_roles(principal.actor, policy), plan, variables)
         if denied:
             shown = ", ".join(f"{d.path} ({d.action} {d.object})" for d in denied[:_SHOWN])
             more = f" and {len(denied) - _SHOWN} more" if len(denied) > _SHOWN else ""

@@ -25,7 +25,7 @@ from uuid_utils.compat import uuid7
 
 from backend.audit import service as audit
 from backend.auth import subject_of
-from backend.context import ActorKind, TenantContext
+from backend.context import Actor, ActorKind, TenantContext
 from backend.errors import BadInput, Conflict, FieldError, Forbidden, NotFound
 from policies import defaults
 from policies.adapter import RoleRow, load_rows
@@ -50,8 +50,8 @@ async def reload(tx: TenantContext, catalog: Catalog) -> TenantPolicy:
     return TenantPolicy(tx.tenant_id, await load_rows(tx), catalog)
 
 
-def actor_roles(tx: TenantContext, policy: TenantPolicy) -> frozenset[str]:
-    actor = tx.actor
+def actor_roles(actor: Actor, policy: TenantPolicy) -> frozenset[str]:
+    """The roles a user or API key holds under `policy` (none for jobs and the system)."""
     if actor.kind not in (ActorKind.USER, ActorKind.API_KEY) or actor.id is None:
         return frozenset()
     return policy.roles_of(subject_of(actor.kind, actor.id))
@@ -59,7 +59,7 @@ def actor_roles(tx: TenantContext, policy: TenantPolicy) -> frozenset[str]:
 
 def require(tx: TenantContext, policy: TenantPolicy, obj: str, action: str) -> frozenset[str]:
     """The actor's roles, if they allow `action` on `obj`; FORBIDDEN otherwise."""
-    roles = actor_roles(tx, policy)
+    roles = actor_roles(tx.actor, policy)
     if not policy.allowed(roles, obj, action):
         raise Forbidden(f"{action} on {obj} is needed for this", denied=[{"object": obj, "action": action}])
     return roles

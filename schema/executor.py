@@ -44,7 +44,8 @@ from backend.custom_fields import service as custom_fields
 from backend.db import read_one, tenant_transaction
 from backend.errors import AccessChanged, AppError, BadInput, Conflict
 from backend.settings import Environment, Settings
-from policies.access import AccessControl, principal_roles
+from policies.access import AccessControl
+from policies.admin import actor_roles
 from policies.enforcer import TenantPolicy
 from schema.compiler import Compiler, NotCompilable, Plan, WritePlan, variable_shape
 from schema.context import Context, Live
@@ -216,7 +217,7 @@ class GraphQLExecutor:
         if field is not None and not self.access.scope(policy, principal, "read").key:
             variables = orjson.dumps(request.variables, option=orjson.OPT_SORT_KEYS)
             # Subscribers with the same roles read the same fields of an event (`changedFields`).
-            roles = principal_roles(policy, principal)
+            roles = actor_roles(principal.actor, policy)
             channel_key = (principal.tenant_id, roles, request.query, request.operation_name, variables)
             channel = self.channels.get(channel_key)
             if channel is not None:
@@ -257,7 +258,7 @@ class GraphQLExecutor:
         current policy: the subscriber's roles (shared channels) and record scope (filtered
         streams), both fixed when it starts."""
         policy = await self.access.policy(principal.tenant_id)
-        return principal_roles(policy, principal), self.access.scope(policy, principal, "read").key
+        return actor_roles(principal.actor, policy), self.access.scope(policy, principal, "read").key
 
     async def still_admits(
         self, principal: Principal, request: OperationRequest, access_key: tuple[Any, ...]

@@ -14,7 +14,6 @@ from uuid import UUID
 
 import strawberry
 
-from backend.api_keys import service as api_keys
 from backend.audit import service as audit
 from backend.errors import BadInput
 from backend.query.entities import entity
@@ -22,7 +21,7 @@ from backend.teams import service as teams
 from backend.webhooks import service as webhooks
 from schema import loaders
 from schema.access.types import role_node
-from schema.api_keys.types import key_node
+from schema.api_keys.types import keys_by_id
 from schema.audit.types import entry_node
 from schema.context import Context
 from schema.fields import MODULES, build
@@ -51,9 +50,7 @@ async def _audit_entries(context: Context, ids: list[UUID]) -> Mapping[UUID, Nod
 
 async def _api_keys(context: Context, ids: list[UUID]) -> Mapping[UUID, Node]:
     assert context.policy is not None
-    rows = await api_keys.by_ids(context.tx, ids)
-    secrets = await api_keys.secrets_of(context.tx, [row.id for row in rows])
-    return {row.id: key_node(context.policy, row, secrets[row.id]) for row in rows}
+    return {key.pk: key for key in await keys_by_id(context, ids, context.policy)}
 
 
 async def _roles(context: Context, ids: list[UUID]) -> Mapping[UUID, Node]:

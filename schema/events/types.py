@@ -9,7 +9,8 @@ from backend.context import ActorKind
 from backend.dashboard import service as dashboard
 from backend.events.service import Event as StoredEvent
 from backend.query.entities import entity
-from policies.access import principal_roles, readable_names
+from policies.access import readable_names
+from policies.admin import actor_roles
 from schema import loaders
 from schema.context import Context
 from schema.fields import MODULES, build
@@ -53,7 +54,7 @@ class Event:
         if not changed or context.policy is None or self.stored.entity not in context.policy.catalog.entities:
             return list(changed)
         policy = context.policy
-        readable = readable_names(policy, principal_roles(policy, context.principal), self.stored.entity, changed)
+        readable = readable_names(policy, actor_roles(context.principal.actor, policy), self.stored.entity, changed)
         return [name for name in changed if name in readable]
 
     @strawberry.field(description="Who made the change: user, api_key, job or system.")
