@@ -181,7 +181,7 @@ def _begin(
     """
     if not isinstance(tenant_id, UUID) or (actor.id is not None and not isinstance(actor.id, UUID)):
         raise TypeError("tenant and actor ids must be UUIDs")
-    rid = request_id if request_id and _REQUEST_ID.match(request_id) else ""
+    rid = _request_id(request_id)
     mode = " ISOLATION LEVEL REPEATABLE READ READ ONLY" if readonly else ""
     plans = " SET LOCAL plan_cache_mode = force_generic_plan;" if generic_plans else ""
     return (
@@ -189,6 +189,10 @@ def _begin(
         f"set_config('app.actor_kind', '{actor.kind.value}', true), "
         f"set_config('app.actor_id', '{actor.id or ''}', true), set_config('app.request_id', '{rid}', true)"
     )
+
+
+def _request_id(request_id: str | None) -> str:
+    return request_id if request_id and _REQUEST_ID.match(request_id) else ""
 
 
 @asynccontextmanager
@@ -295,3 +299,32 @@ async def read_one(tenant_id: UUID, actor: Actor, request_id: str | None, sql: s
             raise
         await conn.execute("COMMIT")
         return value
+
+
+# The settings of a one-statement transaction (`write_alone`), as the first item of its WITH list.
+SETTINGS = (
+    "settings AS MATERIALIZED (SELECT set_config('app.tenant_id', $1, true), set_config('app.actor_kind', $2, true), "
+    "set_config('app.actor_id', $3, true), set_config('app.request_id', $4, true))"
+)
+SETTINGS_PARAMS = 4
+
+
+async def write_alone(tenant_id: UUID, actor: Actor, request_id: str | None, sql: str, params: Sequence[Any]) -> Any:
+    """Run one write statement as a transaction of its own and return its single value.
+
+    `sql` continues the WITH list that starts with `SETTINGS` (its placeholders start at
+    $5); the rows it writes must be produced FROM `settings`, so that Postgres sets the tenant,
+    actor and request before it checks the rows against RLS and runs their triggers. The
+    statement is then the whole transaction, which Postgres commits when it ends (deferred
+    triggers, the outbox's, still run inside it and see the settings): one round trip where
+    BEGIN, the settings, the statement and COMMIT take four. Should the settings ever not come
+    first, RLS fails closed: `current_tenant_id()` raises without a tenant, and a pooled
+    connection carries none between transactions (they are transaction-local).
+    """
+    if not isinstance(tenant_id, UUID) or (actor.id is not None and not isinstance(actor.id, UUID)):
+        raise TypeError("tenant and actor ids must be UUIDs")
+    settings = (str(tenant_id), actor.kind.value, str(actor.id or ""), _request_id(request_id))
+    async with pool().acquire() as conn:
+        value = await conn.fetchval(f"WITH {SETTINGS}, {sql}", *settings, *params)
+    _wakeups.committed(tenant_id)
+    return value

@@ -20,13 +20,15 @@ from uuid import UUID
 import asyncpg
 from uuid_utils.compat import uuid7
 
-from backend.context import TenantContext
+from backend import db
+from backend.context import Actor, TenantContext
 from backend.custom_fields import service as custom_fields
 from backend.errors import BadInput, Conflict, FieldError, Forbidden, NotFound
 from backend.naming import camel
 from backend.query import reads, writes
 from backend.query.entities import Entity, entity
 from backend.query.filters import Filter
+from backend.query.sql import shift_placeholders
 
 MAX_BATCH = 500
 
@@ -144,6 +146,10 @@ async def _check(tx: TenantContext, rules: Rules, drafts: list[Draft], known: Se
         rules.check(draft)
     if rules.prepare is not None and not known and not any(d.errors for d in drafts):
         await rules.prepare(tx, drafts)
+    _raise_errors(drafts, known)
+
+
+def _raise_errors(drafts: list[Draft], known: Sequence[FieldError]) -> None:
     errors = [*known, *(e for d in drafts for e in d.errors)]
     if errors:
         raise BadInput(sorted(errors, key=lambda e: _path_key(e.field)))
@@ -189,6 +195,48 @@ async def create(
     if rules.after_write is not None:
         await rules.after_write(tx, rows)
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class PlainCreate:
+    """A create of one row that needs nothing read before it is written: its INSERT can run in
+    one statement with what reads the new row (see `plain_create`)."""
+
+    target: Entity
+    path: str
+    row: dict[str, Any]
+
+    async def run(self, tenant_id: UUID, actor: Actor, request_id: str | None, select: str, params: list[Any]) -> Any:
+        """Insert the row and return the value of `select`, which reads it as the CTE `written`
+        (the row as RETURNING gives it; its placeholders start at $1), as one statement in a
+        transaction of its own (backend/db.py `write_alone`). Errors are those of `create`."""
+        insert, values = writes.insert_one(self.target, self.row, source="settings", first=db.SETTINGS_PARAMS + 1)
+        sql = f"written AS ({insert}) {shift_placeholders(select, db.SETTINGS_PARAMS + len(values))}"
+        try:
+            async with writes.translated(self.target):
+                return await db.write_alone(tenant_id, actor, request_id, sql, [*values, *params])
+        except BadInput as exc:
+            raise exc.prefixed(self.path) if self.path else exc from None
+
+
+def plain_create(
+    tenant_id: UUID, rules: Rules, item: dict[str, Any], *, path: str, known_errors: Sequence[FieldError] = ()
+) -> PlainCreate | None:
+    """`create` of one item as a `PlainCreate`, when its rules need no reads for it: no
+    referenced row they consult is given, no custom field value to validate, no prepare step
+    and no follow-up writes. None otherwise (then `create` does it). Invalid input raises here,
+    as `create` would, before anything is sent to the database."""
+    if rules.prepare is not None or rules.after_write is not None:
+        return None
+    if any(item.get(name) is not None for name in rules.references):
+        return None
+    if rules.custom_fields and "custom_fields" in item:
+        return None
+    draft = Draft({"id": uuid7(), **item}, path)
+    rules.check(draft)
+    _raise_errors([draft], known_errors)
+    target = entity(rules.entity)
+    return PlainCreate(target, path, _complete(target, {"tenant_id": tenant_id, **draft.values}))
 
 
 _DB_MAINTAINED = frozenset({"created_at", "updated_at"})

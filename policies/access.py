@@ -164,9 +164,14 @@ class AccessControl:
         """A mutation's last word: refuse (CONFLICT) to commit when it deactivated or deleted the
         last active user able to manage access policies, whichever service did it. Policy
         changes check this themselves (policies/admin.py); users are the other way to lose it."""
-        mutates = self._plan(prepared, operation).mutates
-        if mutates & {"User", "*"} and await tx.fetchval("SELECT current_setting('app.users_changed', true) = 'on'"):
+        if self.checks_before_commit(prepared, operation) and await tx.fetchval(
+            "SELECT current_setting('app.users_changed', true) = 'on'"
+        ):
             await admin.check_not_locked_out(tx, self.catalog)
+
+    def checks_before_commit(self, prepared: Prepared, operation: OperationDefinitionNode) -> bool:
+        """Whether `before_commit` may have something to check for this operation."""
+        return bool(self._plan(prepared, operation).mutates & {"User", "*"})
 
     def after_commit(self, tenant_id: UUID, prepared: Prepared, operation: OperationDefinitionNode) -> None:
         """After a mutation of roles, keys, teams or users committed: drop this process's copy of

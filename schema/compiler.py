@@ -31,7 +31,6 @@ answers, so errors look the same on both paths.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,7 +68,7 @@ from backend.errors import BadInput
 from backend.naming import camel, snake
 from backend.query.entities import Entity, Kind, entity
 from backend.query.reads import PageRequest
-from backend.query.sql import Deferred, Ordering, Query, Scope, decode_cursor
+from backend.query.sql import PLACEHOLDER, Deferred, Ordering, Query, Scope, decode_cursor
 from schema.fields import PLAN, computed_fields
 from schema.filters import custom_field_entities, to_filter, to_ordering
 from schema.relay import from_global_id
@@ -101,6 +100,11 @@ class WritePlan:
     definition: GraphQLField
     write: Any  # schema.mutations.Write (this module does not depend on the mutation layer)
     payload: Plan
+    # A field whose write can be one INSERT (schema.mutations.PlainWrite) and a payload that
+    # reads nothing of the written table but the new row: the payload over the CTE `written`
+    # instead, to run in the same statement as the INSERT (backend/records.py PlainCreate).
+    plain: Any = None
+    plain_payload: Plan | None = None
 
 
 def variable_shape(value: Any, key: str = "") -> Any:
@@ -190,13 +194,26 @@ class Compiler:
             raise NotCompilable(name)
         payload_type = get_named_type(root.fields[name].type)
         assert isinstance(payload_type, GraphQLObjectType)
-        with _planning():
-            pairs = [
-                (sub_key, planner.payload_field(payload_type, sub_nodes))
-                for sub_key, sub_nodes in planner.collect(payload_type, planner.merged(nodes)).items()
-            ]
-        payload = _compact(f"SELECT ({_object(pairs)})::text", planner.q.params.values)
-        return WritePlan(key, node, root.fields[name], meta[1], payload)
+
+        def payload(from_cte: bool) -> Plan:
+            planner = _Planner(self, fragments, variables, scope, custom_kinds, written_cte=from_cte)
+            with _planning():
+                pairs = [
+                    (sub_key, planner.payload_field(payload_type, sub_nodes))
+                    for sub_key, sub_nodes in planner.collect(payload_type, planner.merged(nodes)).items()
+                ]
+            if from_cte and entity(meta[2]).table in planner.q.tables:
+                raise NotCompilable("the payload reads the written table beyond the new row")
+            return _compact(f"SELECT ({_object(pairs)})::text", planner.q.params.values)
+
+        plain = meta[3]
+        plain_payload = None
+        if plain is not None:
+            try:
+                plain_payload = payload(from_cte=True)
+            except NotCompilable:
+                plain = None
+        return WritePlan(key, node, root.fields[name], meta[1], payload(from_cte=False), plain, plain_payload)
 
     def custom_field_needs(
         self, operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode], variables: Any
@@ -228,14 +245,11 @@ def _planning() -> Iterator[None]:
         raise NotCompilable(str(exc)) from exc
 
 
-_PLACEHOLDER = re.compile(r"\$(\d+)")
-
-
 def _compact(sql: str, values: list[Any]) -> Plan:
     """Drop the parameters of parts the planner left out (e.g. a page nobody reads) and renumber."""
-    used = sorted({int(n) for n in _PLACEHOLDER.findall(sql)})
+    used = sorted({int(n) for n in PLACEHOLDER.findall(sql)})
     numbers = {old: new for new, old in enumerate(used, start=1)}
-    return Plan(_PLACEHOLDER.sub(lambda m: f"${numbers[int(m[1])]}", sql), tuple(values[i - 1] for i in used))
+    return Plan(PLACEHOLDER.sub(lambda m: f"${numbers[int(m[1])]}", sql), tuple(values[i - 1] for i in used))
 
 
 def _object(pairs: Iterable[tuple[str, str]]) -> str:
@@ -264,6 +278,7 @@ class _Planner:
     variables: Mapping[str, Any]
     scope: Scope | None
     custom_kinds: Mapping[str, Mapping[str, str]]
+    written_cte: bool = False  # a write payload's row is the CTE `written` (WritePlan.plain_payload)
     q: Query = field(init=False)
 
     def __post_init__(self) -> None:
@@ -355,11 +370,15 @@ class _Planner:
             # as written); what it leads to is scoped as every read is.
             target = entity(meta[1])
             alias = self.q.alias()
-            pk = self.q.param(Deferred(lambda env: env["ids"][0]), "uuid")
             body = self._node_json(target, alias, get_named_type(field_type), self.merged(nodes))
+            if self.written_cte:
+                return f"(SELECT {body} FROM written {alias})"
+            pk = self.q.param(Deferred(lambda env: env["ids"][0]), "uuid")
             where = f"{alias}.id = {pk} AND {self.q.visible(target, alias, scoped=False)}"
             return f"(SELECT {body} FROM {target.table} {alias} WHERE {where})"
         if meta[0] == "written_list":
+            if self.written_cte:
+                raise NotCompilable("a list of written rows")
             target = entity(meta[1])
             alias, w = self.q.alias(), self.q.alias("w")
             ids = self.q.param(Deferred(lambda env: env["ids"]), "uuid[]")

@@ -9,11 +9,14 @@ scopes it returns are ANDed into every read.
 
 Queries run in a read-only REPEATABLE READ transaction (one snapshot for every loader);
 a mutation operation runs in one read-write transaction and is rolled back entirely if any
-of its fields fails, so a response never reports half-written data.
+of its fields fails, so a response never reports half-written data. A create that needs
+nothing read before its INSERT is that transaction in one statement: settings, INSERT and
+payload (`_plain`; Postgres commits it when the statement ends, or writes nothing).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -144,6 +147,16 @@ class GraphQLExecutor:
                 fields, keyed = keyed_fields(operation, prepared.fragments, request.variables)
                 if len({k.key for k in keyed}) != len(keyed):
                     raise BadInput("each mutation of an operation needs its own idempotencyKey", field="idempotencyKey")
+            if (
+                write is not None
+                and write.plan.plain is not None
+                and not keyed
+                and not self.access.checks_before_commit(prepared, operation)
+            ):
+                answer = await self._plain(principal, write, request_id, extensions)
+                if answer is not None:
+                    self.access.after_commit(principal.tenant_id, prepared, operation)
+                    return answer
             async with tenant_transaction(
                 principal.tenant_id,
                 actor=principal.actor,
@@ -178,6 +191,7 @@ class GraphQLExecutor:
                     assert result.data is not None
                     await idempotency.remember(tx, item.key, result.data[item.response_key])
                 if self.explain:
+                    await asyncio.sleep(0)  # asyncpg calls query loggers soon after a statement: count the last
                     path = "compiled" if write is not None else "executor"
                     extensions["plan"] = {"path": path, "statements": tx.statements}
         except _Rollback as rollback:
@@ -324,6 +338,30 @@ class GraphQLExecutor:
         if self.explain:
             extensions["plan"] = {"path": "compiled", "statements": 1}
         return b'{"data":' + data.encode() + b',"extensions":' + orjson.dumps(extensions) + b"}"
+
+    async def _plain(
+        self, principal: Principal, write: _Write, request_id: str, extensions: dict[str, Any]
+    ) -> bytes | None:
+        """A create that is one INSERT, run with its payload as one statement: the whole
+        transaction in one round trip. None when this input needs reads first (the
+        transaction path answers it)."""
+        plan = write.plan
+        assert plan.plain_payload is not None
+        try:
+            plain = plan.plain(principal.tenant_id, write.arguments)
+            if plain is None:
+                return None
+            params = plan.plain_payload.bind({**write.env, "arguments": write.arguments})
+            payload: str = await plain.run(
+                principal.tenant_id, principal.actor, request_id, plan.plain_payload.sql, params
+            )
+        except Exception as exc:  # reported as the executor reports a resolver's error
+            errors = [located_error(exc, [plan.field], [plan.key])]
+            return _encode(None, format_errors(errors, request_id), extensions)
+        if self.explain:
+            extensions["plan"] = {"path": "compiled", "statements": 1}
+        data = b'{"' + plan.key.encode() + b'":' + payload.encode() + b"}"
+        return b'{"data":' + data + b',"extensions":' + orjson.dumps(extensions) + b"}"
 
     @staticmethod
     def _write(principal: Principal, plan: WritePlan, variables: VariableValues) -> _Write | None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
 from types import GenericAlias
 from typing import Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 import strawberry
@@ -27,7 +28,7 @@ from backend.errors import BadInput, FieldError
 from backend.naming import snake
 from backend.query.entities import Entity, entity
 from backend.query.filters import Filter
-from backend.records import Change, Rules, create, delete, update
+from backend.records import Change, PlainCreate, Rules, create, delete, plain_create, update
 from policies.scopes import record_filter
 from schema.context import Context
 from schema.fields import PLAN, build, lazy
@@ -115,7 +116,12 @@ Write = Callable[[Context, Mapping[str, Any]], Awaitable[Written]]
 
 Both execution paths call it: the field's resolver (arguments turned back into dicts) and the
 executor's compiled write path (schema/compiler.py `plan_write`), found in the field's PLAN
-metadata as ("write", write)."""
+metadata as ("write", write, entity name, plain write or None)."""
+
+PlainWrite = Callable[[UUID, Mapping[str, Any]], PlainCreate | None]
+"""The same write as one INSERT, when it needs no reads first (backend/records.py
+`plain_create`), for the tenant and the arguments; None when it does. The compiled write path
+then runs it in one statement with the payload."""
 
 
 def _payload(
@@ -178,6 +184,11 @@ def crud_fields(
         errors: list[FieldError] = []
         values = input_values(arguments["input"], entity_name, "input", errors)
         return await created(context, [values], "input", False, errors)
+
+    def plain_create_one(tenant_id: UUID, arguments: Mapping[str, Any]) -> PlainCreate | None:
+        errors: list[FieldError] = []
+        values = input_values(arguments["input"], entity_name, "input", errors)
+        return plain_create(tenant_id, rules, values, path="input", known_errors=errors)
 
     async def write_create_many(context: Context, arguments: Mapping[str, Any]) -> Written:
         errors: list[FieldError] = []
@@ -308,12 +319,16 @@ def crud_fields(
         await write_delete_many(info.context, {"ids": ids})
         return many_deleted(deleted_ids=ids)
 
-    def field(resolver: Callable[..., Any], write: Write, text: str) -> Any:
-        return strawberry.field(resolver=resolver, description=text, metadata={PLAN: ("write", write)})
+    def field(resolver: Callable[..., Any], write: Write, text: str, plain: PlainWrite | None = None) -> Any:
+        return strawberry.field(
+            resolver=resolver, description=text, metadata={PLAN: ("write", write, entity_name, plain)}
+        )
 
     a = "an" if entity_name[0] in "AEIOU" else "a"
+    # A create with its own function or payload extension does more than one INSERT.
+    plain = plain_create_one if create_fn is None and create_extension is None else None
     return (
-        field(create_one, write_create_one, f"Create {a} {entity_name}. {IDEMPOTENCY_HELP}"),
+        field(create_one, write_create_one, f"Create {a} {entity_name}. {IDEMPOTENCY_HELP}", plain),
         field(create_many, write_create_many, f"Create up to 500 {many} at once: all or none. {IDEMPOTENCY_HELP}"),
         field(
             update_one,

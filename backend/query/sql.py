@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,6 +31,15 @@ from backend.query.entities import SQL_TYPES, Entity, Kind, entity
 from backend.query.filters import And, Compare, CustomField, Filter, Not, Nothing, Op, Or, Related
 
 Scope = Callable[[Entity], Filter | None]
+
+
+PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+@functools.lru_cache(maxsize=1024)
+def shift_placeholders(sql: str, offset: int) -> str:
+    """`sql` with every `$n` renumbered `$(n + offset)`, to follow other parameters."""
+    return PLACEHOLDER.sub(lambda m: f"${int(m[1]) + offset}", sql)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +123,7 @@ class Query:
     tenant_id: Any
     scope: Scope | None = None
     params: Params = field(default_factory=Params)
+    tables: set[str] = field(default_factory=set)  # every table a row of is read (through `visible`)
     _aliases: int = 0
     _scoping: int = 0  # inside a record scope's own filter: its relations are not scoped again
 
@@ -129,6 +141,7 @@ class Query:
 
     def visible(self, target: Entity, alias: str, filter: Filter | None = None, *, scoped: bool = True) -> str:
         """The tenant condition, the caller's filter and the record scope (unless not `scoped`), ANDed."""
+        self.tables.add(target.table)
         parts = [f"{alias}.{tenant_column(target)} = {self.tenant}"]
         if filter is not None:
             parts.append(self.where(target, alias, filter))

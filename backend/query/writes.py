@@ -36,24 +36,36 @@ async def insert(tx: TenantContext, target: Entity, rows: Sequence[Mapping[str, 
     """
     if not rows:
         return []
+    if len(rows) == 1:
+        sql, values = insert_one(target, rows[0])
+        async with translated(target):
+            row = await tx.fetchrow(sql, *values)
+        assert row is not None
+        return [row]
     names = list(rows[0])
     columns = [target.column(n) for n in names]
     column_list = ", ".join(c.db for c in columns)
-    if len(rows) == 1:
-        placeholders = ", ".join(f"${i + 1}::{SQL_TYPES[c.kind]}" for i, c in enumerate(columns))
-        sql = f"INSERT INTO {target.table} ({column_list}) VALUES ({placeholders}) RETURNING {_columns_sql(target)}"
-        async with _translated(target):
-            row = await tx.fetchrow(sql, *(_db_value(c.kind, rows[0][c.name]) for c in columns))
-        assert row is not None
-        return [row]
     arrays = ", ".join(
         f"${i + 1}::{SQL_TYPES[c.kind] if c.kind is not Kind.ARRAY else 'text[]'}[]" for i, c in enumerate(columns)
     )
     sql = f"INSERT INTO {target.table} ({column_list}) SELECT * FROM unnest({arrays}) RETURNING {_columns_sql(target)}"
     values = [[_db_value(c.kind, row[c.name]) for row in rows] for c in columns]
-    async with _translated(target):
+    async with translated(target):
         found = {r["id"]: r for r in await tx.fetch(sql, *values)}
     return [found[row["id"]] for row in rows]
+
+
+def insert_one(
+    target: Entity, row: Mapping[str, Any], *, source: str | None = None, first: int = 1
+) -> tuple[str, list[Any]]:
+    """One row's INSERT ... RETURNING every column, and its parameters (numbered from `first`).
+    With `source`, the row is selected FROM it (see backend/db.py `write_alone`)."""
+    columns = [target.column(n) for n in row]
+    column_list = ", ".join(c.db for c in columns)
+    placeholders = ", ".join(f"${first + i}::{SQL_TYPES[c.kind]}" for i, c in enumerate(columns))
+    values = f"SELECT {placeholders} FROM {source}" if source else f"VALUES ({placeholders})"
+    sql = f"INSERT INTO {target.table} ({column_list}) {values} RETURNING {_columns_sql(target)}"
+    return sql, [_db_value(c.kind, row[c.name]) for c in columns]
 
 
 def _target_row(
@@ -88,7 +100,7 @@ async def update(
     assignments = ", ".join(sets) or "version = version"
     returning = ", ".join(f"{alias}.{c}" for c in target.select_list)
     sql = f"UPDATE {target.table} {alias} SET {assignments} WHERE {where} RETURNING {returning}"
-    async with _translated(target):
+    async with translated(target):
         row = await tx.fetchrow(sql, *q.params.values)
     if row is None:
         await _refused(tx, target, pk, version, "update")
@@ -100,7 +112,7 @@ async def delete(
     tx: TenantContext, target: Entity, pk: UUID, *, version: int | None = None, scope: Filter | None = None
 ) -> None:
     q, alias, where = _target_row(tx, target, pk, version, scope)
-    async with _translated(target, deleting=True):
+    async with translated(target, deleting=True):
         status = await tx.execute(f"DELETE FROM {target.table} {alias} WHERE {where}", *q.params.values)
     if status == "DELETE 0":
         await _refused(tx, target, pk, version, "delete")
@@ -122,7 +134,7 @@ async def _refused(tx: TenantContext, target: Entity, pk: UUID, version: int | N
     raise Forbidden(f"this {target.name} is outside the records you may {action}", field="id")
 
 
-class _translated:
+class translated:
     """Turn constraint violations a client can cause into coded errors."""
 
     def __init__(self, target: Entity, *, deleting: bool = False) -> None:

@@ -251,6 +251,7 @@ ACCOUNTS_CREATE = (
     "mutation M($inputs: [AccountCreateInput!]!) { w: accountsCreate(inputs: $inputs) { accounts { id } } }"
 )
 ACCOUNT_DELETE = "mutation M($id: ID!) { w: accountDelete(id: $id) { deletedId } }"
+TICKET_CREATE_1 = "mutation M($input: TicketCreateInput!) { w: ticketCreate(input: $input) { ticket { id } } }"
 
 
 def _global(type_name: str, pk: uuid.UUID) -> str:
@@ -266,6 +267,8 @@ def _global(type_name: str, pk: uuid.UUID) -> str:
         (ACCOUNT_UPDATE, {"id": "ACCOUNT", "input": {"name": "A"}, "version": 999}, "CONFLICT", "version"),
         (ACCOUNT_UPDATE, {"id": "ACCOUNT", "input": {"name": ""}}, "BAD_USER_INPUT", "input.name"),
         (CONTACT_CREATE, {"input": {"lastName": "L", "accountId": "MISSING"}}, "BAD_USER_INPUT", "input.accountId"),
+        (TICKET_CREATE_1, {"input": {"subject": "S", "accountId": "MISSING"}}, "BAD_USER_INPUT", "input.accountId"),
+        (TICKET_CREATE_1, {"input": {"subject": "", "accountId": "ACCOUNT"}}, "BAD_USER_INPUT", "input.subject"),
         (
             ACCOUNTS_CREATE,
             {"inputs": [{"name": "Fine"}, {"name": "Bad", "domain": "not a domain"}]},
@@ -281,6 +284,8 @@ def _global(type_name: str, pk: uuid.UUID) -> str:
         "stale version",
         "empty name",
         "missing reference",
+        "missing reference of a one-statement create",
+        "bad value of a one-statement create",
         "batch item",
         "delete missing",
     ],
@@ -313,3 +318,49 @@ async def test_a_write_outside_the_record_scope_fails_alike(world: World) -> Non
         world, ACCOUNT_UPDATE, {"id": world.ids["Account"][0], "input": {"name": "Mine now"}}, world.seller
     )
     assert error["extensions"] == {"code": "FORBIDDEN", "field": "id"}, error
+
+
+TICKET_CREATE = """mutation M($input: TicketCreateInput!) {
+  w: ticketCreate(input: $input) { ticket { id subject account { name } } } }"""
+TICKET_CREATE_COUNTED = """mutation M($input: TicketCreateInput!) {
+  w: ticketCreate(input: $input) { ticket { id account { tickets { totalCount } } } } }"""
+
+
+async def _ticket_event(world: World, ticket_id: str) -> dict[str, Any]:
+    pk = uuid.UUID(base64.b64decode(ticket_id).decode().partition(":")[2])
+    async with tenant_transaction(world.principal.tenant_id) as tx:
+        row = await tx.fetchrow("SELECT type, actor_id, request_id FROM events WHERE entity_id = $1", pk)
+    assert row is not None
+    return dict(row)
+
+
+async def test_a_create_that_reads_nothing_first_is_one_statement(world: World) -> None:
+    """Settings, INSERT and payload in one statement (the transaction in one round trip), with
+    the payload the executor reads back and the event naming the actor and the request."""
+    variables = {"input": {"accountId": world.ids["Account"][1], "subject": "One trip", "priority": "LOW"}}
+    _, body = await _run(world, TICKET_CREATE, variables, compiled=True)
+    assert body["extensions"]["plan"] == {"path": "compiled", "statements": 1}, body
+    ticket = body["data"]["w"]["ticket"]
+    doc = Doc(lambda _: None, {})
+    assert [ticket] == await _read_back(world, doc, "Ticket", "id subject account { name }", [ticket["id"]])
+    assert await _ticket_event(world, ticket["id"]) == {
+        "type": "ticket.created",
+        "actor_id": world.principal.actor.id,
+        "request_id": "w",
+    }
+
+
+async def test_a_payload_reading_the_written_table_sees_the_new_row(world: World) -> None:
+    """A payload that reads the written table beyond the new row (here: the account's tickets)
+    runs after the INSERT, as its own statement, so that it counts the new ticket too."""
+    account = world.ids["Account"][2]
+    variables = {"input": {"accountId": account, "subject": "Counted", "priority": "LOW"}}
+    counts = []
+    for _ in range(2):
+        _, body = await _run(world, TICKET_CREATE_COUNTED, variables, compiled=True)
+        assert body["extensions"]["plan"] == {"path": "compiled", "statements": 2}, body
+        counts.append(body["data"]["w"]["ticket"]["account"]["tickets"]["totalCount"])
+    assert counts[1] == counts[0] + 1
+    doc = Doc(lambda _: None, {})
+    (read,) = await _read_back(world, doc, "Account", "tickets { totalCount }", [account])
+    assert read["tickets"]["totalCount"] == counts[1]

@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 from tortoise.exceptions import IntegrityError, OperationalError
 
-from backend.db import tenant_transaction
+from backend.context import SYSTEM_ACTOR, Actor, ActorKind
+from backend.db import tenant_transaction, write_alone
 from backend.models import Account, Tenant
 from backend.query.entities import entity
 from backend.query.filters import Compare, Op, Related
@@ -216,3 +217,33 @@ async def test_the_code_filter_isolates_without_rls(
         assert [r["id"] for r in ids] == [mine["accounts"].id]
     finally:
         await conn.close()
+
+
+WRITE_ACCOUNT = "INSERT INTO accounts (tenant_id, id, name) SELECT $5::uuid, $6::uuid, 'alone' {source} RETURNING id"
+
+
+async def test_a_one_statement_write_runs_as_its_tenant(tenant: Tenant) -> None:
+    """`write_alone` sets the tenant, actor and request inside the statement: the row passes RLS
+    and its event (written by a deferred trigger when the statement commits) names them."""
+    actor = Actor(ActorKind.USER, uuid.uuid4())
+    pk = uuid.uuid4()
+    sql = f"written AS ({WRITE_ACCOUNT.format(source='FROM settings')}) SELECT id FROM written"
+    assert await write_alone(tenant.id, actor, "req-1", sql, [tenant.id, pk]) == pk
+    async with tenant_transaction(tenant.id) as tx:
+        event = await tx.fetchrow("SELECT type, actor_kind, actor_id, request_id FROM events WHERE entity_id = $1", pk)
+    assert event is not None
+    assert dict(event) == {"type": "account.created", "actor_kind": "user", "actor_id": actor.id, "request_id": "req-1"}
+
+
+@pytest.mark.parametrize("source", ["", "FROM settings"])
+async def test_a_one_statement_write_fails_closed(tenant: Tenant, other_tenant: Tenant, source: str) -> None:
+    """A row not produced from the settings is checked before any tenant is set, and is refused;
+    a row of another tenant is refused by RLS as in every transaction. Nothing is written."""
+    pk = uuid.uuid4()
+    sql = f"written AS ({WRITE_ACCOUNT.format(source=source)}) SELECT id FROM written"
+    owner = tenant if not source else other_tenant
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await write_alone(tenant.id, SYSTEM_ACTOR, None, sql, [owner.id, pk])
+    for t in (tenant, other_tenant):
+        async with tenant_transaction(t.id) as tx:
+            assert await tx.fetchval("SELECT count(*) FROM accounts WHERE id = $1", pk) == 0
