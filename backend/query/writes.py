@@ -7,6 +7,7 @@ on the field it concerns, a missing reference BAD_USER_INPUT, a row still refere
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -16,7 +17,7 @@ import asyncpg
 from backend.context import TenantContext
 from backend.errors import BadInput, Conflict, FieldError, Forbidden, NotFound
 from backend.naming import camel
-from backend.query.entities import SQL_TYPES, Entity, Kind
+from backend.query.entities import SQL_TYPES, Column, Entity, Kind, entity
 from backend.query.filters import Filter
 from backend.query.sql import Query
 
@@ -60,12 +61,18 @@ def insert_one(
 ) -> tuple[str, list[Any]]:
     """One row's INSERT ... RETURNING every column, and its parameters (numbered from `first`).
     With `source`, the row is selected FROM it (see backend/db.py `write_alone`)."""
-    columns = [target.column(n) for n in row]
+    sql, columns = _insert_one_sql(target.name, tuple(row), source, first)
+    return sql, [_db_value(c.kind, row[c.name]) for c in columns]
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_one_sql(name: str, names: tuple[str, ...], source: str | None, first: int) -> tuple[str, list[Column]]:
+    target = entity(name)
+    columns = [target.column(n) for n in names]
     column_list = ", ".join(c.db for c in columns)
     placeholders = ", ".join(f"${first + i}::{SQL_TYPES[c.kind]}" for i, c in enumerate(columns))
     values = f"SELECT {placeholders} FROM {source}" if source else f"VALUES ({placeholders})"
-    sql = f"INSERT INTO {target.table} ({column_list}) {values} RETURNING {_columns_sql(target)}"
-    return sql, [_db_value(c.kind, row[c.name]) for c in columns]
+    return f"INSERT INTO {target.table} ({column_list}) {values} RETURNING {_columns_sql(target)}", columns
 
 
 def _target_row(
