@@ -12,6 +12,7 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+@lru_cache(maxsize=4096)  # every mutation input converts the same few field names
 def snake(name: str) -> str:
     """`accountId` -> `account_id`."""
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
