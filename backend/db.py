@@ -189,20 +189,23 @@ def _begin(
     The values are inlined, which is safe: UUIDs and an enum value are formatted by Python,
     and a request id is kept only if it is a plain token.
     """
-    if not isinstance(tenant_id, UUID) or (actor.id is not None and not isinstance(actor.id, UUID)):
-        raise TypeError("tenant and actor ids must be UUIDs")
-    rid = _request_id(request_id)
+    tenant, kind, actor_id, rid = _settings(tenant_id, actor, request_id)
     mode = " ISOLATION LEVEL REPEATABLE READ READ ONLY" if readonly else ""
     plans = " SET LOCAL plan_cache_mode = force_generic_plan;" if generic_plans else ""
     return (
-        f"BEGIN{mode};{plans} SELECT set_config('app.tenant_id', '{tenant_id}', true), "
-        f"set_config('app.actor_kind', '{actor.kind.value}', true), "
-        f"set_config('app.actor_id', '{actor.id or ''}', true), set_config('app.request_id', '{rid}', true)"
+        f"BEGIN{mode};{plans} SELECT set_config('app.tenant_id', '{tenant}', true), "
+        f"set_config('app.actor_kind', '{kind}', true), "
+        f"set_config('app.actor_id', '{actor_id}', true), set_config('app.request_id', '{rid}', true)"
     )
 
 
-def _request_id(request_id: str | None) -> str:
-    return request_id if request_id and _REQUEST_ID.match(request_id) else ""
+def _settings(tenant_id: UUID, actor: Actor, request_id: str | None) -> tuple[str, str, str, str]:
+    """A transaction's tenant, actor kind, actor id and request id as their settings' values;
+    UUIDs and an enum value, formatted by Python, and a request id only if it is a plain token."""
+    if not isinstance(tenant_id, UUID) or (actor.id is not None and not isinstance(actor.id, UUID)):
+        raise TypeError("tenant and actor ids must be UUIDs")
+    rid = request_id if request_id and _REQUEST_ID.match(request_id) else ""
+    return str(tenant_id), actor.kind.value, str(actor.id or ""), rid
 
 
 @asynccontextmanager
@@ -331,10 +334,7 @@ async def write_alone(tenant_id: UUID, actor: Actor, request_id: str | None, sql
     first, RLS fails closed: `current_tenant_id()` raises without a tenant, and a pooled
     connection carries none between transactions (they are transaction-local).
     """
-    if not isinstance(tenant_id, UUID) or (actor.id is not None and not isinstance(actor.id, UUID)):
-        raise TypeError("tenant and actor ids must be UUIDs")
-    settings = (str(tenant_id), actor.kind.value, str(actor.id or ""), _request_id(request_id))
     async with pool().acquire() as conn:
-        value = await conn.fetchval(f"WITH {SETTINGS}, {sql}", *settings, *params)
+        value = await conn.fetchval(f"WITH {SETTINGS}, {sql}", *_settings(tenant_id, actor, request_id), *params)
     _wakeups.committed(tenant_id)
     return value

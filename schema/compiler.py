@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
@@ -100,11 +100,17 @@ class WritePlan:
     definition: GraphQLField
     write: Any  # schema.mutations.Write (this module does not depend on the mutation layer)
     payload: Plan
-    # A field whose write can be one INSERT (schema.mutations.PlainWrite) and a payload that
-    # reads nothing of the written table but the new row: the payload over the CTE `written`
-    # instead, to run in the same statement as the INSERT (backend/records.py PlainCreate).
-    plain: Any = None
-    plain_payload: Plan | None = None
+    plain: PlainWritePlan | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlainWritePlan:
+    """A write field that can be one INSERT, with a payload that reads nothing of the written
+    table but the new row: the payload over the CTE `written` instead, to run in the same
+    statement as the INSERT (backend/records.py PlainCreate)."""
+
+    write: Any  # schema.mutations.PlainWrite
+    payload: Plan
 
 
 def variable_shape(value: Any, key: str = "") -> Any:
@@ -206,14 +212,11 @@ class Compiler:
                 raise NotCompilable("the payload reads the written table beyond the new row")
             return _compact(f"SELECT ({_object(pairs)})::text", planner.q.params.values)
 
-        plain = meta[3]
-        plain_payload = None
-        if plain is not None:
-            try:
-                plain_payload = payload(from_cte=True)
-            except NotCompilable:
-                plain = None
-        return WritePlan(key, node, root.fields[name], meta[1], payload(from_cte=False), plain, plain_payload)
+        plain = None
+        if meta[3] is not None:
+            with suppress(NotCompilable):
+                plain = PlainWritePlan(meta[3], payload(from_cte=True))
+        return WritePlan(key, node, root.fields[name], meta[1], payload(from_cte=False), plain)
 
     def custom_field_needs(
         self, operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode], variables: Any
@@ -278,7 +281,7 @@ class _Planner:
     variables: Mapping[str, Any]
     scope: Scope | None
     custom_kinds: Mapping[str, Mapping[str, str]]
-    written_cte: bool = False  # a write payload's row is the CTE `written` (WritePlan.plain_payload)
+    written_cte: bool = False  # a write payload's row is the CTE `written` (PlainWritePlan)
     q: Query = field(init=False)
 
     def __post_init__(self) -> None:

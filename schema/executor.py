@@ -335,9 +335,7 @@ class GraphQLExecutor:
         except asyncpg.PostgresError:
             log.exception("compiled statement failed (request %s); the executor answers", request_id)
             return None
-        if self.explain:
-            extensions["plan"] = {"path": "compiled", "statements": 1}
-        return b'{"data":' + data.encode() + b',"extensions":' + orjson.dumps(extensions) + b"}"
+        return self._answered(data, extensions)
 
     async def _plain(
         self, principal: Principal, write: _Write, request_id: str, extensions: dict[str, Any]
@@ -346,22 +344,25 @@ class GraphQLExecutor:
         transaction in one round trip. None when this input needs reads first (the
         transaction path answers it)."""
         plan = write.plan
-        assert plan.plain_payload is not None
+        assert plan.plain is not None
         try:
-            plain = plan.plain(principal.tenant_id, write.arguments)
+            plain = plan.plain.write(principal.tenant_id, write.arguments)
             if plain is None:
                 return None
-            params = plan.plain_payload.bind({**write.env, "arguments": write.arguments})
+            params = plan.plain.payload.bind({**write.env, "arguments": write.arguments})
             payload: str = await plain.run(
-                principal.tenant_id, principal.actor, request_id, plan.plain_payload.sql, params
+                principal.tenant_id, principal.actor, request_id, plan.plain.payload.sql, params
             )
         except Exception as exc:  # reported as the executor reports a resolver's error
             errors = [located_error(exc, [plan.field], [plan.key])]
             return _encode(None, format_errors(errors, request_id), extensions)
+        return self._answered(f'{{"{plan.key}":{payload}}}', extensions)
+
+    def _answered(self, data: str, extensions: dict[str, Any]) -> bytes:
+        """The response of one compiled statement: the JSON text Postgres built is its data."""
         if self.explain:
             extensions["plan"] = {"path": "compiled", "statements": 1}
-        data = b'{"' + plan.key.encode() + b'":' + payload.encode() + b"}"
-        return b'{"data":' + data + b',"extensions":' + orjson.dumps(extensions) + b"}"
+        return b'{"data":' + data.encode() + b',"extensions":' + orjson.dumps(extensions) + b"}"
 
     @staticmethod
     def _write(principal: Principal, plan: WritePlan, variables: VariableValues) -> _Write | None:

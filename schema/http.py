@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -116,7 +115,7 @@ class GraphQLEndpoint:
     async def _execute(
         self, scope: Scope, headers: dict[str, str], payload: object, *, allow_mutations: bool
     ) -> _Answer:
-        request_id = headers.get("x-request-id") or os.urandom(16).hex()
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
         try:
             batch = isinstance(payload, list)
             items = payload if isinstance(payload, list) else [payload]

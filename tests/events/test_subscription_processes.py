@@ -117,19 +117,27 @@ async def test_a_burst_beyond_the_buffer_is_caught_up_from_the_database(
         await client.quiet(0.3)
 
 
+@asynccontextmanager
+async def _unread(settings: Settings, tenant: Tenant, document: str) -> AsyncIterator[Client]:
+    """A subscription on a server that gives a socket 0.5 s to drain, over a connection with a
+    small receive buffer (it fills quickly while the test does not read)."""
+    async with serve(settings.model_copy(update={"ws_send_timeout_seconds": 0.5})) as strict:
+        small = socket.create_connection(("127.0.0.1", int(strict.url.rsplit(":", 1)[1])))
+        small.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        async with subscription(strict.url, strict.token(tenant), document, sock=small, max_queue=1) as client:
+            yield client
+
+
 async def test_a_socket_that_does_not_drain_is_closed_as_slow_consumer(
     settings: Settings, app_db: None, tenant: Tenant
 ) -> None:
     big = "subscription { events { seq node { ... on Account { customFields } } } }"
-    async with serve(settings.model_copy(update={"ws_send_timeout_seconds": 0.5})) as strict:
-        tiny = socket.create_connection(("127.0.0.1", int(strict.url.rsplit(":", 1)[1])))
-        tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        async with subscription(strict.url, strict.token(tenant), big, sock=tiny, max_queue=1) as client:
-            async with tenant_transaction(tenant.id) as tx:
-                for _i in range(40):
-                    await factories.account(tx, custom_fields={"notes": "x" * 200_000})
-            await asyncio.sleep(2)  # not reading: the server's sends back up
-            assert (await client.closed()) == (1013, "slow consumer: the socket does not drain")
+    async with _unread(settings, tenant, big) as client:
+        async with tenant_transaction(tenant.id) as tx:
+            for _i in range(40):
+                await factories.account(tx, custom_fields={"notes": "x" * 200_000})
+        await asyncio.sleep(2)  # not reading: the server's sends back up
+        assert (await client.closed()) == (1013, "slow consumer: the socket does not drain")
 
 
 async def test_a_backed_up_socket_of_a_shared_subscription_is_closed_as_slow_consumer(
@@ -138,18 +146,15 @@ async def test_a_backed_up_socket_of_a_shared_subscription_is_closed_as_slow_con
     """The same for a subscription whose frames are shared and written straight to the socket."""
     ids = " ".join(f"i{i}: entityId" for i in range(25))  # about 1.5 KB a message
     wide = f"subscription {{ events {{ seq {ids} }} }}"
-    async with serve(settings.model_copy(update={"ws_send_timeout_seconds": 0.5})) as strict:
-        tiny = socket.create_connection(("127.0.0.1", int(strict.url.rsplit(":", 1)[1])))
-        tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        async with subscription(strict.url, strict.token(tenant), wide, sock=tiny, max_queue=1) as client:
-            async with tenant_transaction(tenant.id) as tx:  # ~9 MB of messages: more than socket buffers hold
-                await tx.execute(
-                    "INSERT INTO accounts (tenant_id, id, name) "
-                    "SELECT $1, gen_random_uuid(), 'Burst ' || n FROM generate_series(1, 6000) n",
-                    tenant.id,
-                )
-            await asyncio.sleep(3)  # not reading: the server's writes back up
-            assert (await client.closed()) == (1013, "slow consumer: the socket does not drain")
+    async with _unread(settings, tenant, wide) as client:
+        async with tenant_transaction(tenant.id) as tx:  # ~9 MB of messages: more than socket buffers hold
+            await tx.execute(
+                "INSERT INTO accounts (tenant_id, id, name) "
+                "SELECT $1, gen_random_uuid(), 'Burst ' || n FROM generate_series(1, 6000) n",
+                tenant.id,
+            )
+        await asyncio.sleep(3)  # not reading: the server's writes back up
+        assert (await client.closed()) == (1013, "slow consumer: the socket does not drain")
 
 
 async def test_keep_alive_pings_only_sockets_that_got_nothing_else(

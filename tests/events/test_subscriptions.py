@@ -112,10 +112,15 @@ NODE_EVENTS = """subscription { events(types: ["account.*", "contact.*"]) {
   type entityId node { id ... on Account { name } ... on Contact { lastName } } } }"""
 
 
-async def test_a_denied_field_refuses_the_subscription_before_it_starts(api: Api, tenant: Tenant) -> None:
+async def _viewer(api: Api, tenant: Tenant) -> str:
+    """A token of `vic`, a viewer, in a tenant that also has an admin (who may change policies)."""
     await sign_in(api, tenant, "alice", "admin")
     await sign_in(api, tenant, "vic", "viewer")
-    token = api.token(tenant, subject="vic", roles=("viewer",))
+    return api.token(tenant, subject="vic", roles=("viewer",))
+
+
+async def test_a_denied_field_refuses_the_subscription_before_it_starts(api: Api, tenant: Tenant) -> None:
+    token = await _viewer(api, tenant)
     denied = "subscription { events { seq node { ... on Contact { email } } } }"
     async with subscription(api.url, token, denied) as client:
         error = await client.receive()
@@ -279,9 +284,7 @@ async def test_subscribers_of_one_event_get_their_own_selection(api: Api, tenant
 
 
 async def test_a_policy_change_ends_subscriptions_to_fields_now_denied(api: Api, tenant: Tenant) -> None:
-    await sign_in(api, tenant, "alice", "admin")
-    await sign_in(api, tenant, "vic", "viewer")
-    token = api.token(tenant, subject="vic", roles=("viewer",))
+    token = await _viewer(api, tenant)
     names = "subscription { events { type node { ... on Account { name } } } }"
     async with subscription(api.url, token, names) as client:
         await client.subscribe("2", "subscription { events { type } }")
